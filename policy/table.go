@@ -23,12 +23,13 @@ type Service struct {
 	// HTTP reports whether the service has google.api.http bindings and a
 	// generated grpc-gateway handler.
 	HTTP bool
-	// RegisterHTTP registers the service's grpc-gateway handlers on a mux
-	// using a client connection. Its arguments are typed as any so that this
-	// package stays free of transport imports: mux is a
-	// *runtime.ServeMux, conn a grpc.ClientConnInterface and ctx a
-	// context.Context. Nil when HTTP is false.
-	RegisterHTTP func(ctx, mux, conn any) error
+	// RegisterHTTP registers the service's grpc-gateway handlers. It holds a
+	//
+	//	func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error
+	//
+	// typed as any so that this package stays free of transport imports;
+	// the gateway asserts the type. Nil when HTTP is false.
+	RegisterHTTP any
 }
 
 // Table is the generated policy of one proto file.

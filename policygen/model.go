@@ -1,0 +1,86 @@
+package policygen
+
+import (
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	portcullisv1 "github.com/portcullis/portcullis/gen/portcullis/v1"
+)
+
+// method is one RPC with its effective (merged) policy.
+type method struct {
+	file    *protogen.File
+	service *protogen.Service
+	desc    *protogen.Method
+	policy  *portcullisv1.MethodPolicy // nil when neither method nor service has one
+}
+
+// methodPolicy returns the method's own option, or nil.
+func methodPolicy(m *protogen.Method) *portcullisv1.MethodPolicy {
+	opts, ok := m.Desc.Options().(*descriptorpb.MethodOptions)
+	if !ok || opts == nil || !proto.HasExtension(opts, portcullisv1.E_Method) {
+		return nil
+	}
+	return proto.GetExtension(opts, portcullisv1.E_Method).(*portcullisv1.MethodPolicy)
+}
+
+// servicePolicy returns the service default, or nil.
+func servicePolicy(s *protogen.Service) *portcullisv1.MethodPolicy {
+	opts, ok := s.Desc.Options().(*descriptorpb.ServiceOptions)
+	if !ok || opts == nil || !proto.HasExtension(opts, portcullisv1.E_Service) {
+		return nil
+	}
+	return proto.GetExtension(opts, portcullisv1.E_Service).(*portcullisv1.MethodPolicy)
+}
+
+// fileCatalog returns the catalog declared by a file, or nil.
+func fileCatalog(fd protoreflect.FileDescriptor) *portcullisv1.Catalog {
+	opts, ok := fd.Options().(*descriptorpb.FileOptions)
+	if !ok || opts == nil || !proto.HasExtension(opts, portcullisv1.E_Catalog) {
+		return nil
+	}
+	return proto.GetExtension(opts, portcullisv1.E_Catalog).(*portcullisv1.Catalog)
+}
+
+// fieldSensitive reports whether a field is marked sensitive.
+func fieldSensitive(fd protoreflect.FieldDescriptor) bool {
+	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
+	if !ok || opts == nil || !proto.HasExtension(opts, portcullisv1.E_Field) {
+		return false
+	}
+	return proto.GetExtension(opts, portcullisv1.E_Field).(*portcullisv1.FieldPolicy).GetSensitive()
+}
+
+// merge computes the effective policy: the service default with every
+// top-level field the method sets replacing the default's field. Setting
+// either access field (require or public) on the method replaces the
+// default's access rule as a whole. Returns nil when both are nil.
+func merge(svc, own *portcullisv1.MethodPolicy) *portcullisv1.MethodPolicy {
+	switch {
+	case svc == nil && own == nil:
+		return nil
+	case svc == nil:
+		return proto.Clone(own).(*portcullisv1.MethodPolicy)
+	}
+	out := proto.Clone(svc).(*portcullisv1.MethodPolicy)
+	if own == nil {
+		return out
+	}
+	if own.Require != nil || own.Public != nil {
+		out.Require, out.Public = nil, nil
+	}
+	if own.Public != nil {
+		// Caller requirements of the default only make sense for protected
+		// methods; a method that declares itself public drops them. Set on
+		// the method itself they are still an error.
+		out.Credentials, out.RequireMtls, out.RequireBoundToken = nil, false, false
+	}
+	dst := out.ProtoReflect()
+	own.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		dst.Set(fd, v)
+		return true
+	})
+	return out
+}
