@@ -257,3 +257,18 @@ func SplitMethod(name string) (service, method string) {
 	}
 	return "", ""
 }
+
+// MarshalText returns String(), so JSON output names the value.
+func (m Match) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// MarshalText returns String(), so JSON output names the kinds.
+func (c Credentials) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// MarshalText returns String(), so JSON output names the class.
+func (s Sensitivity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// MarshalText returns String(), so JSON output names the key.
+func (k RateLimitKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// MarshalText returns String(), so JSON output names the level.
+func (l AuditLevel) MarshalText() ([]byte, error) { return []byte(l.String()), nil }

@@ -1,0 +1,178 @@
+package config
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/portcullis/portcullis/gateway/tlsconfig"
+)
+
+// Defaults and limits applied by Parse and Validate.
+const (
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultConnectTimeout  = 5 * time.Second
+	DefaultTimeout         = 30 * time.Second
+	DefaultMaxMessageBytes = 4 << 20  // 4 MiB, grpc-go's default receive limit
+	MaxMessageBytes        = 64 << 20 // 64 MiB, the largest max_*_bytes accepted
+)
+
+// Config is the whole configuration file. Build it with Load or Parse; a
+// Config assembled in Go must set every field (there are no implicit
+// defaults outside Parse) and pass Validate.
+type Config struct {
+	// Listeners are the gateway's network listeners. listeners.grpc is
+	// required; listeners.http and listeners.admin are optional.
+	Listeners Listeners `yaml:"listeners"`
+	// Routes map fully qualified proto services to backends. A call to a
+	// service without a route fails with Unimplemented and is not forwarded.
+	Routes []Route `yaml:"routes"`
+	// Descriptors name the compiled descriptor sets and policy files that
+	// describe the routed services.
+	Descriptors []Descriptor `yaml:"descriptors"`
+	// ShutdownTimeout (shutdown_timeout) bounds a graceful shutdown: after it,
+	// remaining calls are cancelled. Default 15s; must be > 0.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Log configures the gateway's own logs (not the audit log).
+	Log Log `yaml:"log"`
+
+	src *source // positions of the keys, for error messages; nil if built in Go
+}
+
+// Listeners holds the three listeners. A nil Listener is not started.
+type Listeners struct {
+	// GRPC (grpc) serves gRPC over HTTP/2; required.
+	GRPC *Listener `yaml:"grpc"`
+	// HTTP (http) serves the REST front (grpc-gateway) and the OpenAPI
+	// document over HTTP/1.1 and HTTP/2; optional.
+	HTTP *Listener `yaml:"http"`
+	// Admin (admin) serves /metrics, /healthz and /readyz; optional.
+	Admin *Listener `yaml:"admin"`
+}
+
+// Listener is one network listener: exactly one of TLS or Plaintext.
+type Listener struct {
+	// Address (address) is host:port to listen on, such as "0.0.0.0:8443",
+	// "[::1]:8443" or ":8443" (all interfaces). Required; the port is numeric.
+	Address string `yaml:"address"`
+	// TLS (tls) serves TLS 1.2+ with the given certificate, optionally
+	// verifying client certificates (mTLS).
+	TLS *ServerTLS `yaml:"tls"`
+	// Plaintext (plaintext: true) serves without TLS. Only allowed when the
+	// address host is a loopback IP (127.0.0.0/8, ::1) or "localhost".
+	Plaintext bool `yaml:"plaintext"`
+}
+
+// ServerTLS is the TLS block of a listener; see tlsconfig.Server. The files
+// are reloaded when they change.
+type ServerTLS struct {
+	// CertFile (cert_file) is the PEM certificate chain, leaf first. Required.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile (key_file) is the PEM private key. Required.
+	KeyFile string `yaml:"key_file"`
+	// ClientCAFile (client_ca_file) is the PEM bundle client certificates
+	// must chain to. Required when client_auth is optional or require, not
+	// allowed when it is none.
+	ClientCAFile string `yaml:"client_ca_file"`
+	// ClientAuth (client_auth) is none (default), optional (a client
+	// certificate is verified if sent) or require (one must be sent).
+	ClientAuth string `yaml:"client_auth"`
+	// MinVersion (min_version) is "1.2" (default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+}
+
+// Settings converts the block for tlsconfig.NewServer.
+func (t *ServerTLS) Settings() tlsconfig.Server {
+	return tlsconfig.Server{CertFile: t.CertFile, KeyFile: t.KeyFile, ClientCAFile: t.ClientCAFile, ClientAuth: t.ClientAuth, MinVersion: t.MinVersion}
+}
+
+// Route sends every method of one proto service to one backend.
+type Route struct {
+	// Service (service) is the fully qualified proto service name, such as
+	// "bank.v1.Accounts". Required; unique across routes.
+	Service string `yaml:"service"`
+	// Backend (backend) is the backend's host:port. Required.
+	Backend string `yaml:"backend"`
+	// TLS (tls) connects to the backend over TLS, optionally presenting a
+	// client certificate (mTLS). Exactly one of tls or plaintext.
+	TLS *ClientTLS `yaml:"tls"`
+	// Plaintext (plaintext: true) connects without TLS. Only allowed when the
+	// backend host is a loopback IP (127.0.0.0/8, ::1) or "localhost".
+	Plaintext bool `yaml:"plaintext"`
+	// ConnectTimeout (connect_timeout) bounds establishing a connection to
+	// the backend. Default 5s; must be > 0.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// Timeout (timeout) is the deadline given to a call whose client sent
+	// none (a client's own grpc-timeout is kept). Default 30s; must be > 0.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRequestBytes (max_request_bytes) is the largest request message
+	// accepted from clients, in bytes. Default 4 MiB (4194304); 1 to 64 MiB.
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+	// MaxResponseBytes (max_response_bytes) is the largest response message
+	// accepted from the backend, in bytes. Default 4 MiB; 1 to 64 MiB.
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+}
+
+func (r *Route) setDefaults() {
+	r.ConnectTimeout = DefaultConnectTimeout
+	r.Timeout = DefaultTimeout
+	r.MaxRequestBytes = DefaultMaxMessageBytes
+	r.MaxResponseBytes = DefaultMaxMessageBytes
+}
+
+// ClientTLS is the TLS block of a route; see tlsconfig.Client. The files are
+// reloaded when they change.
+type ClientTLS struct {
+	// CAFile (ca_file) is the PEM bundle the backend certificate must chain
+	// to. Default: the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile (cert_file) and KeyFile (key_file) are the gateway's client
+	// certificate and key for mTLS; both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName (server_name) is the name the backend certificate must be
+	// valid for, also sent as SNI. Default: the host part of backend.
+	ServerName string `yaml:"server_name"`
+	// MinVersion (min_version) is "1.2" (default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+}
+
+// Settings converts the block for tlsconfig.NewClient.
+func (t *ClientTLS) Settings() tlsconfig.Client {
+	return tlsconfig.Client{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile, ServerName: t.ServerName, MinVersion: t.MinVersion}
+}
+
+// Descriptor names a compiled descriptor set and the policy for its services.
+type Descriptor struct {
+	// File (file) is a binary FileDescriptorSet, as written by
+	// `buf build -o api.binpb`. Required; must exist.
+	File string `yaml:"file"`
+	// Policy (policy) is a YAML policy file for the services in File.
+	// Optional; must exist if set.
+	Policy string `yaml:"policy"`
+}
+
+// Log configures the gateway's own logs.
+type Log struct {
+	// Level (level) is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format (format) is json (default) or text.
+	Format string `yaml:"format"`
+}
+
+// SlogLevel returns Level as a slog.Level (info if Level is not valid).
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func (c *Config) setDefaults() {
+	c.ShutdownTimeout = DefaultShutdownTimeout
+	c.Log = Log{Level: "info", Format: "json"}
+}

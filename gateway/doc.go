@@ -1,0 +1,15 @@
+// Package gateway assembles the Portcullis gateway: listeners and TLS, the
+// gRPC server with its interceptor chain, the transparent proxy to the
+// backends, the REST front (which calls the same gRPC server in memory),
+// server reflection, health, metrics and graceful shutdown.
+//
+// Chain order, outermost first, for both transports:
+//
+//	recovery → strip internal keys → request id/trace → metrics →
+//	method resolution (unknown: Unimplemented) → authentication →
+//	authorization → rate limit → audit → size limits → director
+//
+// Until an identity stage is configured the authentication slot is a
+// deny-by-default gate: public methods pass, every protected method is
+// refused with Unauthenticated. No method is ever forwarded unchecked.
+package gateway

@@ -1,0 +1,389 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/inproc"
+	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/gateway/rest"
+	"github.com/portcullis/portcullis/gateway/tlsconfig"
+	"github.com/portcullis/portcullis/interceptors/metrics"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// Gateway is one running Portcullis gateway. Build it with New, then call
+// Start (or Run). Safe for concurrent use.
+type Gateway struct {
+	cfg  *config.Config
+	opts options
+	log  *slog.Logger
+
+	registry *policy.Registry
+	routes   map[string]*Route
+	pool     *proxy.Pool
+	metrics  *metrics.Metrics
+	prom     *prometheus.Registry
+	upstream *prometheus.CounterVec
+
+	grpcServer *grpc.Server
+	health     *health.Server
+	mem        *inproc.Listener
+	memConn    *grpc.ClientConn
+	httpServer *http.Server
+	admin      *http.Server
+	grpcTLS    *tlsconfig.Reloader
+	httpTLS    *tlsconfig.Reloader
+	adminTLS   *tlsconfig.Reloader
+
+	mu        sync.Mutex
+	listeners map[string]net.Listener
+	ready     atomic.Bool
+	stopOnce  sync.Once
+	done      chan struct{}
+	serveErr  chan error
+}
+
+// New validates cfg against the compiled policy tables and builds the
+// gateway without listening. Every configuration problem is reported here,
+// before anything binds a port.
+func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	for _, s := range o.stages {
+		if s.Unary == nil || s.Stream == nil {
+			return nil, fmt.Errorf("gateway: stage %q needs unary and stream interceptors", s.Name)
+		}
+	}
+	reg, err := policy.NewRegistry(o.tables...)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	g := &Gateway{cfg: cfg, opts: o, log: o.log, registry: reg, listeners: map[string]net.Listener{},
+		done: make(chan struct{}), serveErr: make(chan error, 3)}
+	if err := g.buildRoutes(); err != nil {
+		return nil, err
+	}
+	if err := g.buildTLS(); err != nil {
+		return nil, err
+	}
+	if err := g.buildMetrics(); err != nil {
+		return nil, err
+	}
+	g.buildGRPC()
+	if err := g.buildHTTP(); err != nil {
+		g.memConn.Close()
+		return nil, err
+	}
+	g.buildAdmin()
+	return g, nil
+}
+
+func (g *Gateway) buildRoutes() error {
+	creds := map[proxy.Target]credentials.TransportCredentials{}
+	g.routes = map[string]*Route{}
+	for i, r := range g.cfg.Routes {
+		if len(g.registry.Service(r.Service)) == 0 {
+			return fmt.Errorf("gateway: routes[%d].service: %q has no compiled policy table (known services: %v)", i, r.Service, g.knownServices())
+		}
+		t := proxy.Target{Address: r.Backend}
+		if r.TLS != nil {
+			t.ServerName = r.TLS.ServerName
+			rl, err := tlsconfig.NewClient(r.TLS.Settings(), tlsconfig.WithNextProtos("h2"), tlsconfig.WithLogger(g.log))
+			if err != nil {
+				return fmt.Errorf("gateway: routes[%d].tls: %w", i, err)
+			}
+			creds[t] = credentials.NewTLS(rl.TLSConfig())
+		}
+		g.routes[r.Service] = &Route{Service: r.Service, Target: t, Timeout: r.Timeout,
+			MaxRequestBytes: int(r.MaxRequestBytes), MaxResponseBytes: int(r.MaxResponseBytes)}
+	}
+	connectTimeout := config.DefaultConnectTimeout
+	for _, r := range g.cfg.Routes {
+		connectTimeout = max(connectTimeout, r.ConnectTimeout)
+	}
+	g.pool = proxy.NewPool(
+		proxy.WithTransportCredentials(func(t proxy.Target) (credentials.TransportCredentials, error) {
+			if c, ok := creds[t]; ok {
+				return c, nil
+			}
+			return insecureCreds(), nil // plaintext routes: validated to be loopback only
+		}),
+		proxy.WithMaxCallRecvMsgSize(config.MaxMessageBytes),
+		proxy.WithMaxCallSendMsgSize(config.MaxMessageBytes),
+		proxy.WithDialOptions(grpc.WithConnectParams(connectParams(connectTimeout))),
+	)
+	return nil
+}
+
+func (g *Gateway) knownServices() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range g.registry.Methods() {
+		if s, _ := policy.SplitMethod(m); !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (g *Gateway) buildTLS() error {
+	var err error
+	l := g.cfg.Listeners
+	if l.GRPC.TLS != nil {
+		if g.grpcTLS, err = tlsconfig.NewServer(l.GRPC.TLS.Settings(), tlsconfig.WithNextProtos("h2"), tlsconfig.WithLogger(g.log)); err != nil {
+			return fmt.Errorf("gateway: listeners.grpc.tls: %w", err)
+		}
+	}
+	if l.HTTP != nil && l.HTTP.TLS != nil {
+		if g.httpTLS, err = tlsconfig.NewServer(l.HTTP.TLS.Settings(), tlsconfig.WithNextProtos("h2", "http/1.1"), tlsconfig.WithLogger(g.log)); err != nil {
+			return fmt.Errorf("gateway: listeners.http.tls: %w", err)
+		}
+	}
+	if l.Admin != nil && l.Admin.TLS != nil {
+		if g.adminTLS, err = tlsconfig.NewServer(l.Admin.TLS.Settings(), tlsconfig.WithNextProtos("h2", "http/1.1"), tlsconfig.WithLogger(g.log)); err != nil {
+			return fmt.Errorf("gateway: listeners.admin.tls: %w", err)
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) buildGRPC() {
+	var network credentials.TransportCredentials
+	if g.grpcTLS != nil {
+		network = credentials.NewTLS(g.grpcTLS.TLSConfig())
+	}
+	maxReq := config.DefaultMaxMessageBytes
+	for _, r := range g.routes {
+		maxReq = max(maxReq, r.MaxRequestBytes)
+	}
+	unary, stream := g.chain()
+	g.grpcServer = grpc.NewServer(
+		grpc.Creds(inproc.NewCredentials(network)),
+		grpc.ForceServerCodecV2(proxy.Codec{}),
+		grpc.UnknownServiceHandler(g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}))),
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(maxReq),
+		grpc.MaxSendMsgSize(config.MaxMessageBytes),
+		grpc.MaxHeaderListSize(64<<10),
+		grpc.MaxConcurrentStreams(1024),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute}),
+	)
+	g.health = health.NewServer()
+	healthpb.RegisterHealthServer(g.grpcServer, g.health)
+	g.registerReflection()
+	g.mem = inproc.Listen()
+}
+
+func (g *Gateway) buildHTTP() error {
+	var err error
+	// grpc.NewClient does no I/O; the in-memory server starts in Start.
+	g.memConn, err = g.mem.Dial(grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(config.MaxMessageBytes), grpc.MaxCallSendMsgSize(config.MaxMessageBytes)))
+	if err != nil {
+		return fmt.Errorf("gateway: in-memory connection: %w", err)
+	}
+	if g.cfg.Listeners.HTTP == nil {
+		return nil
+	}
+	var services []policy.Service
+	for _, t := range g.opts.tables {
+		for _, s := range t.Services {
+			if _, routed := g.routes[s.Name]; routed {
+				services = append(services, s)
+			}
+		}
+	}
+	maxBody := int64(config.DefaultMaxMessageBytes)
+	for _, r := range g.routes {
+		maxBody = max(maxBody, int64(r.MaxRequestBytes))
+	}
+	front, err := rest.New(context.Background(), g.memConn, services, rest.WithMaxBodyBytes(maxBody))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		if len(g.opts.openAPI) == 0 {
+			http.NotFound(w, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(g.opts.openAPI)
+	})
+	mux.Handle("/", front)
+	g.httpServer = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// Start binds every listener and starts serving. It returns once all
+// listeners are bound (or the first bind error).
+func (g *Gateway) Start() error {
+	l := g.cfg.Listeners
+	grpcLis, err := net.Listen("tcp", l.GRPC.Address)
+	if err != nil {
+		return fmt.Errorf("gateway: listeners.grpc: %w", err)
+	}
+	g.setListener("grpc", grpcLis)
+	var httpLis, adminLis net.Listener
+	if l.HTTP != nil {
+		if httpLis, err = g.listen("http", l.HTTP.Address, g.httpTLS); err != nil {
+			grpcLis.Close()
+			return err
+		}
+	}
+	if l.Admin != nil {
+		if adminLis, err = g.listen("admin", l.Admin.Address, g.adminTLS); err != nil {
+			grpcLis.Close()
+			if httpLis != nil {
+				httpLis.Close()
+			}
+			return err
+		}
+	}
+	go g.serve("grpc", func() error { return g.grpcServer.Serve(grpcLis) })
+	go func() { _ = g.grpcServer.Serve(g.mem) }()
+	if httpLis != nil {
+		go g.serve("http", func() error { return g.httpServer.Serve(httpLis) })
+	}
+	if adminLis != nil {
+		go g.serve("admin", func() error { return g.admin.Serve(adminLis) })
+	}
+	g.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	g.ready.Store(true)
+	g.log.Info("portcullis gateway serving", "grpc", grpcLis.Addr().String(), "http", addrString(httpLis), "admin", addrString(adminLis),
+		"routes", len(g.routes), "methods", g.registry.Len())
+	return nil
+}
+
+func (g *Gateway) listen(name, addr string, rl *tlsconfig.Reloader) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listeners.%s: %w", name, err)
+	}
+	g.setListener(name, lis)
+	if rl != nil {
+		return tlsListener(lis, rl), nil
+	}
+	return lis, nil
+}
+
+func (g *Gateway) setListener(name string, l net.Listener) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.listeners[name] = l
+}
+
+// Addr returns the bound address of a listener ("grpc", "http", "admin"),
+// or nil before Start or when the listener is not configured.
+func (g *Gateway) Addr(name string) net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if l, ok := g.listeners[name]; ok {
+		return l.Addr()
+	}
+	return nil
+}
+
+func (g *Gateway) serve(name string, fn func() error) {
+	if err := fn(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+		g.log.Error("listener failed", "listener", name, "err", err)
+		g.serveErr <- fmt.Errorf("gateway: %s listener: %w", name, err)
+	}
+}
+
+// Run starts the gateway and serves until ctx is done, then shuts down
+// gracefully within the configured shutdown_timeout.
+func (g *Gateway) Run(ctx context.Context) error {
+	if err := g.Start(); err != nil {
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-g.serveErr:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), g.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := g.Shutdown(sctx); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// Shutdown stops accepting calls, reports not-ready and NOT_SERVING, lets
+// in-flight calls and streams finish until ctx is done, then cancels the
+// rest. It is safe to call more than once.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	var err error
+	g.stopOnce.Do(func() {
+		g.ready.Store(false)
+		g.health.Shutdown()
+		g.log.Info("portcullis gateway draining")
+		var wg sync.WaitGroup
+		if g.httpServer != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if e := g.httpServer.Shutdown(ctx); e != nil {
+					_ = g.httpServer.Close()
+				}
+			}()
+		}
+		stopped := make(chan struct{})
+		go func() { g.grpcServer.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			g.log.Warn("shutdown deadline reached; cancelling remaining calls")
+			g.grpcServer.Stop()
+			<-stopped
+			err = fmt.Errorf("gateway: shutdown: %w", ctx.Err())
+		}
+		wg.Wait()
+		_ = g.memConn.Close()
+		_ = g.pool.Close()
+		if g.admin != nil {
+			_ = g.admin.Close()
+		}
+		close(g.done)
+		g.log.Info("portcullis gateway stopped")
+	})
+	return err
+}
+
+// Registry returns the compiled policy registry the gateway serves.
+func (g *Gateway) Registry() *policy.Registry { return g.registry }
+
+func addrString(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}

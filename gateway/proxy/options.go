@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"crypto/tls"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// Option configures Handler.
+type Option func(*options)
+
+type options struct {
+	callOptions        []grpc.CallOption
+	compressionMatches bool
+}
+
+func defaultOptions() options {
+	return options{compressionMatches: true}
+}
+
+// WithCallOptions adds grpc.CallOptions to every backend call, for example
+// grpc.MaxCallRecvMsgSize or grpc.PerRPCCredentials. They apply after the
+// Handler's own content-subtype and compressor options, so they may override
+// those; the codec is always Codec and cannot be replaced. Default: none.
+func WithCallOptions(opts ...grpc.CallOption) Option {
+	return func(o *options) { o.callOptions = append(o.callOptions, opts...) }
+}
+
+// WithCompressionMatching says whether the backend call compresses its
+// messages with the compressor the client used (the client's grpc-encoding,
+// when that compressor is registered). When false, messages to the backend
+// go uncompressed, and so (with grpc-go backends) do the backend's replies;
+// the client's leg is unaffected either way. Default: true.
+func WithCompressionMatching(enabled bool) Option {
+	return func(o *options) { o.compressionMatches = enabled }
+}
+
+// PoolOption configures a Pool.
+type PoolOption func(*poolOptions)
+
+type poolOptions struct {
+	credentials func(Target) (credentials.TransportCredentials, error)
+	maxRecv     int // 0: grpc-go's default
+	maxSend     int // 0: grpc-go's default
+	dialOptions []grpc.DialOption
+}
+
+func defaultPoolOptions() poolOptions {
+	return poolOptions{credentials: defaultCredentials}
+}
+
+// defaultCredentials is TLS 1.2 or later against the system roots, checking
+// the certificate for Target.ServerName (or the address's host when empty).
+func defaultCredentials(t Target) (credentials.TransportCredentials, error) {
+	return credentials.NewTLS(&tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}), nil
+}
+
+// WithTransportCredentials sets the function that returns the transport
+// credentials for a target; it is called once per target, when the target is
+// first dialled, and an error fails that Conn call. Use it for mTLS to the
+// backends (tls.Config with the gateway's client certificate and the
+// backends' CA) or, in tests only, insecure.NewCredentials(). Default: TLS
+// 1.2+ verified against the system roots for Target.ServerName, or for the
+// host of Target.Address when ServerName is empty.
+func WithTransportCredentials(fn func(Target) (credentials.TransportCredentials, error)) PoolOption {
+	return func(o *poolOptions) { o.credentials = fn }
+}
+
+// WithMaxCallRecvMsgSize sets the largest message, in bytes, a backend
+// connection accepts from the backend; a larger one fails the call with
+// codes.ResourceExhausted. Default: grpc-go's, 4 MiB.
+func WithMaxCallRecvMsgSize(bytes int) PoolOption {
+	return func(o *poolOptions) { o.maxRecv = bytes }
+}
+
+// WithMaxCallSendMsgSize sets the largest message, in bytes, a backend
+// connection sends to the backend; a larger one fails the call with
+// codes.ResourceExhausted. Default: grpc-go's, math.MaxInt32.
+func WithMaxCallSendMsgSize(bytes int) PoolOption {
+	return func(o *poolOptions) { o.maxSend = bytes }
+}
+
+// WithDialOptions adds grpc.DialOptions to every backend connection (keepalive,
+// window sizes, stats handlers, interceptors). They apply after the Pool's own
+// options and so may override them. Default: none.
+func WithDialOptions(opts ...grpc.DialOption) PoolOption {
+	return func(o *poolOptions) { o.dialOptions = append(o.dialOptions, opts...) }
+}

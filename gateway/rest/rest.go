@@ -1,0 +1,157 @@
+// Package rest is the gateway's REST front: grpc-gateway's generated
+// handlers, registered from the generated policy tables, whose client
+// connection dials the gateway's own gRPC server in memory (package
+// inproc). REST calls therefore run through the same interceptor chain as
+// gRPC calls.
+//
+// Before a request reaches the mux, every header with the internal prefix
+// (policy.InternalPrefix) is removed, and the client address, TLS facts,
+// HTTP method and matched route pattern are attached as internal metadata.
+// JSON is strict: unknown fields and malformed bodies are 400 with a
+// google.rpc.Status body; error codes map with runtime.HTTPStatusFromCode.
+package rest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// RegisterFunc is the type generated tables store in policy.Service.RegisterHTTP.
+type RegisterFunc = func(context.Context, *runtime.ServeMux, grpc.ClientConnInterface) error
+
+// forwardedHeaders are the plain HTTP headers passed to the chain as gRPC
+// metadata (lower-cased). Authorization is always passed by grpc-gateway.
+var forwardedHeaders = map[string]bool{
+	"X-Request-Id": true,
+	"Traceparent":  true,
+	"Tracestate":   true,
+	"X-Api-Key":    true,
+}
+
+// New returns the REST handler for services, forwarding to conn (the
+// in-memory connection to the gateway's gRPC server). A service without
+// HTTP bindings is skipped; a RegisterHTTP of the wrong type is an error.
+func New(ctx context.Context, conn grpc.ClientConnInterface, services []policy.Service, opts ...Option) (http.Handler, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithMetadata(annotate),
+		runtime.WithDisablePathLengthFallback(),
+	)
+	for _, s := range services {
+		if !s.HTTP {
+			continue
+		}
+		register, ok := s.RegisterHTTP.(RegisterFunc)
+		if !ok {
+			return nil, fmt.Errorf("rest: service %s: RegisterHTTP has type %T, want %T (regenerate with a matching protoc-gen-portcullis)", s.Name, s.RegisterHTTP, RegisterFunc(nil))
+		}
+		if err := register(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("rest: register %s: %w", s.Name, err)
+		}
+	}
+	return &front{mux: mux, opts: o}, nil
+}
+
+// headerMatcher forwards the allow-listed headers and Grpc-Metadata-*
+// headers, and never an internal key.
+func headerMatcher(key string) (string, bool) {
+	key = textproto.CanonicalMIMEHeaderKey(key)
+	if forwardedHeaders[key] {
+		return strings.ToLower(key), true
+	}
+	if rest, ok := strings.CutPrefix(key, runtime.MetadataHeaderPrefix); ok && rest != "" {
+		if policy.IsInternalKey(rest) || isReserved(rest) {
+			return "", false
+		}
+		return strings.ToLower(rest), true
+	}
+	return "", false
+}
+
+// isReserved rejects metadata keys that gRPC or the gateway give meaning
+// to; clients may not set them through Grpc-Metadata-.
+func isReserved(key string) bool {
+	k := strings.ToLower(key)
+	return strings.HasPrefix(k, "grpc-") || k == "authorization" || k == "x-forwarded-for" || k == "x-forwarded-host" ||
+		k == "content-type" || k == "user-agent" || k == "te"
+}
+
+// annotate sets the internal metadata keys from the HTTP request.
+func annotate(ctx context.Context, r *http.Request) metadata.MD {
+	md := metadata.MD{
+		policy.KeyTransport:  {policy.TransportHTTP},
+		policy.KeyHTTPMethod: {r.Method},
+	}
+	if r.RemoteAddr != "" {
+		md[policy.KeyClientAddr] = []string{r.RemoteAddr}
+	}
+	if p, ok := runtime.HTTPPathPattern(ctx); ok {
+		md[policy.KeyRoute] = []string{p}
+	}
+	if cs := r.TLS; cs != nil {
+		md[policy.KeyTLSVersion] = []string{tlsVersion(cs.Version)}
+		if len(cs.VerifiedChains) > 0 && len(cs.PeerCertificates) > 0 {
+			leaf := cs.PeerCertificates[0]
+			sum := sha256.Sum256(leaf.Raw)
+			md[policy.KeyClientCertSHA256] = []string{base64.RawURLEncoding.EncodeToString(sum[:])}
+			md[policy.KeyClientSubject] = []string{leaf.Subject.String()}
+			for _, u := range leaf.URIs {
+				if u.Scheme == "spiffe" {
+					md[policy.KeyClientSPIFFE] = []string{u.String()}
+					break
+				}
+			}
+		}
+	}
+	return md
+}
+
+func tlsVersion(v uint16) string {
+	switch v {
+	case 0x0303:
+		return "1.2"
+	case 0x0304:
+		return "1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// front strips internal headers and bounds bodies before the mux runs.
+type front struct {
+	mux  *runtime.ServeMux
+	opts options
+}
+
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	for k := range r.Header {
+		if policy.IsInternalKey(k) || policy.IsInternalKey(strings.TrimPrefix(k, runtime.MetadataHeaderPrefix)) {
+			delete(r.Header, k)
+		}
+	}
+	if r.Body != nil && f.opts.maxBodyBytes > 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, f.opts.maxBodyBytes)
+	}
+	f.mux.ServeHTTP(w, r)
+}

@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// Route says which backend serves one proto service.
+type Route struct {
+	// Service is the full proto service name, "pkg.Service".
+	Service string
+	// Target is the backend connection (address and TLS identity).
+	Target proxy.Target
+	// Timeout is the deadline given to calls that arrive without one.
+	Timeout time.Duration
+	// MaxRequestBytes and MaxResponseBytes cap one message each way.
+	MaxRequestBytes  int
+	MaxResponseBytes int
+}
+
+// router is the proxy's Director: it maps a full method name to its route's
+// backend connection. It is immutable after construction.
+type router struct {
+	routes map[string]*Route
+	pool   *proxy.Pool
+}
+
+var errNotRouted = status.Error(codes.Unimplemented, "unknown method")
+
+// Connect implements proxy.Director.
+func (r *router) Connect(ctx context.Context, fullMethod string) (context.Context, grpc.ClientConnInterface, error) {
+	svc, _ := policy.SplitMethod(fullMethod)
+	rt, ok := r.routes[svc]
+	if !ok {
+		return nil, nil, errNotRouted
+	}
+	cc, err := r.pool.Conn(rt.Target)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Internal keys are for the chain only; backends never see them.
+	if md, ok := metadata.FromOutgoingContext(ctx); ok && policy.StripInternal(md) {
+		ctx = metadata.NewOutgoingContext(ctx, md)
+	}
+	if _, has := ctx.Deadline(); !has && rt.Timeout > 0 {
+		// The child context is cancelled with its parent (the call's stream
+		// context) when the call ends, which also stops its timer.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
+		_ = cancel
+	}
+	return ctx, limitedConn{ClientConnInterface: cc, opts: rt.callOptions()}, nil
+}
+
+func (rt *Route) callOptions() []grpc.CallOption {
+	var opts []grpc.CallOption
+	if rt.MaxResponseBytes > 0 {
+		opts = append(opts, grpc.MaxCallRecvMsgSize(rt.MaxResponseBytes))
+	}
+	if rt.MaxRequestBytes > 0 {
+		opts = append(opts, grpc.MaxCallSendMsgSize(rt.MaxRequestBytes))
+	}
+	return opts
+}
+
+// limitedConn adds a route's per-call options to every backend stream.
+type limitedConn struct {
+	grpc.ClientConnInterface
+	opts []grpc.CallOption
+}
+
+func (c limitedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return c.ClientConnInterface.NewStream(ctx, desc, method, append(opts, c.opts...)...)
+}

@@ -1,0 +1,167 @@
+package requestid
+
+import (
+	"context"
+
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// Metadata keys read from the client, replaced in the incoming metadata seen
+// by later handlers, and (for RequestIDKey) sent back as a response header.
+const (
+	// RequestIDKey is the request id, in and out.
+	RequestIDKey = "x-request-id"
+	// TraceParentKey is the W3C Trace Context traceparent.
+	TraceParentKey = "traceparent"
+	// TraceStateKey is the W3C Trace Context tracestate.
+	TraceStateKey = "tracestate"
+)
+
+// Info is the request id and trace context of one call. A value is never
+// modified after it is stored, so it is safe to share between goroutines.
+type Info struct {
+	// RequestID is the client's valid x-request-id or a generated one.
+	RequestID string
+	// TraceID is the 32 hex digit trace id, continued or new.
+	TraceID string
+	// SpanID is the 16 hex digit span id of this hop: the parent id that
+	// TraceParent carries to the next hop.
+	SpanID string
+	// ParentSpanID is the client's span id (the parent id of its valid
+	// traceparent), or "" when this hop started the trace.
+	ParentSpanID string
+	// TraceParent is the traceparent value to send downstream:
+	// "00-" + TraceID + "-" + SpanID + "-" + flags.
+	TraceParent string
+	// TraceState is the tracestate value to send downstream, or "".
+	TraceState string
+}
+
+type ctxKey struct{}
+
+// infoCtx is context.WithValue(parent, ctxKey{}, &info) in one allocation
+// instead of two (the Info and the context node): this runs on every call.
+type infoCtx struct {
+	context.Context
+	info Info
+}
+
+func (c *infoCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+// FromContext returns the Info that the interceptors stored in ctx, and
+// whether there is one. It is safe for concurrent use.
+func FromContext(ctx context.Context) (Info, bool) {
+	info, ok := ctx.Value(ctxKey{}).(*Info)
+	if !ok {
+		return Info{}, false
+	}
+	return *info, true
+}
+
+// UnaryServerInterceptor returns a unary server interceptor that resolves
+// the request id and trace context of the call (see the package doc), stores
+// them in the handler's context (FromContext), replaces "x-request-id",
+// "traceparent" and "tracestate" in its incoming metadata, and sets the
+// response header "x-request-id". It never fails the call. It is safe for
+// concurrent use.
+func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
+	o := evaluateOptions(opts)
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, header := o.resolve(ctx)
+		// Fails only outside a real server (no transport stream) or after
+		// headers were sent, which cannot happen before the handler; the
+		// call goes on either way.
+		_ = grpc.SetHeader(ctx, header)
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor returns a stream server interceptor that resolves
+// the request id and trace context of the call (see the package doc), stores
+// them in the stream's context (FromContext), replaces "x-request-id",
+// "traceparent" and "tracestate" in its incoming metadata, and sets the
+// response header "x-request-id". It never fails the call. It works on the
+// transparent proxy path, which sees no decoded message. It is safe for
+// concurrent use.
+func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
+	o := evaluateOptions(opts)
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, header := o.resolve(ss.Context())
+		_ = ss.SetHeader(header)
+		wrapped := middleware.WrapServerStream(ss)
+		wrapped.WrappedContext = ctx
+		return handler(srv, wrapped)
+	}
+}
+
+// resolve builds the Info of the call from the incoming metadata of ctx and
+// returns ctx carrying it and the rewritten incoming metadata, and the
+// response header to send.
+func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
+	// FromIncomingContext returns a copy, which becomes the new incoming
+	// metadata; the caller's is never modified.
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		md = make(metadata.MD, 3)
+	}
+
+	var clientID string
+	if v := md[RequestIDKey]; len(v) == 1 && validRequestID(v[0]) {
+		clientID = v[0]
+	}
+	var tp string
+	if v := md[TraceParentKey]; len(v) == 1 {
+		tp = v[0]
+	}
+	traceID, parentID, flags, continued := parseTraceParent(tp)
+	if !continued {
+		traceID, parentID, flags = "", "", o.newTraceFlags
+	}
+
+	var x ids
+	x.fill()
+	// One string holds the generated request id (if any) and the new
+	// traceparent; the Info fields are substrings of it.
+	var buf [32 + traceParentLen]byte
+	b := buf[:0]
+	if clientID == "" {
+		b = append(b, x.requestID()...)
+	}
+	b = appendTraceParent(b, traceID, x.traceID(), x.spanID(), flags)
+	s := string(b)
+
+	c := &infoCtx{}
+	info := &c.info
+	info.RequestID = clientID
+	if clientID == "" {
+		info.RequestID = s[:32]
+	}
+	info.TraceParent = s[len(s)-traceParentLen:]
+	info.TraceID = info.TraceParent[3:35]
+	info.SpanID = info.TraceParent[36:52]
+	info.ParentSpanID = parentID
+	if continued {
+		info.TraceState = traceState(md[TraceStateKey])
+	}
+
+	// One backing array for every value slice set below; each slice is
+	// capped so that an append by a later reader cannot overwrite another.
+	vals := [...]string{info.RequestID, info.TraceParent, info.TraceState, info.RequestID}
+	vs := vals[:]
+	md[RequestIDKey] = vs[0:1:1]
+	md[TraceParentKey] = vs[1:2:2]
+	if info.TraceState != "" {
+		md[TraceStateKey] = vs[2:3:3]
+	} else {
+		delete(md, TraceStateKey)
+	}
+	c.Context = metadata.NewIncomingContext(ctx, md)
+	return c, metadata.MD{RequestIDKey: vs[3:4:4]}
+}

@@ -1,0 +1,117 @@
+package requestid
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidRequestID(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{"a", true},
+		{"req-42", true},
+		{"A.b_C-9", true},
+		{"0123456789abcdef0123456789abcdef", true},
+		{strings.Repeat("x", 128), true},
+		{"", false},
+		{strings.Repeat("x", 129), false},
+		{"has space", false},
+		{"a/b", false},
+		{"a:b", false},
+		{"new\nline", false},
+		{"caf\u00e9", false},
+		{"a=b", false},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			if got := validRequestID(tc.id); got != tc.want {
+				t.Errorf("validRequestID(%q) = %v, want %v", tc.id, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseTraceParent(t *testing.T) {
+	const (
+		trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+		span  = "00f067aa0ba902b7"
+	)
+	for _, tc := range []struct {
+		name, tp string
+		ok       bool
+		flags    string
+	}{
+		{name: "sampled", tp: "00-" + trace + "-" + span + "-01", ok: true, flags: "01"},
+		{name: "not sampled", tp: "00-" + trace + "-" + span + "-00", ok: true, flags: "00"},
+		{name: "other flags", tp: "00-" + trace + "-" + span + "-ff", ok: true, flags: "ff"},
+		{name: "empty", tp: ""},
+		{name: "version 01", tp: "01-" + trace + "-" + span + "-01"},
+		{name: "version ff", tp: "ff-" + trace + "-" + span + "-01"},
+		{name: "future version longer", tp: "cc-" + trace + "-" + span + "-01-what"},
+		{name: "trailing data", tp: "00-" + trace + "-" + span + "-01-"},
+		{name: "upper-case trace", tp: "00-" + strings.ToUpper(trace) + "-" + span + "-01"},
+		{name: "upper-case flags", tp: "00-" + trace + "-" + span + "-0A"},
+		{name: "zero trace", tp: "00-" + strings.Repeat("0", 32) + "-" + span + "-01"},
+		{name: "zero span", tp: "00-" + trace + "-" + strings.Repeat("0", 16) + "-01"},
+		{name: "short trace", tp: "00-" + trace[1:] + "-" + span + "-01"},
+		{name: "wrong separators", tp: "00_" + trace + "_" + span + "_01"},
+		{name: "non-hex", tp: "00-" + trace[:31] + "g-" + span + "-01"},
+		{name: "shifted dash", tp: "00-" + trace[:31] + "-" + trace[31:] + span[1:] + "-01"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gotTrace, gotSpan, gotFlags, ok := parseTraceParent(tc.tp)
+			if ok != tc.ok {
+				t.Fatalf("parseTraceParent(%q) ok = %v, want %v", tc.tp, ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			if gotTrace != trace || gotSpan != span || gotFlags != tc.flags {
+				t.Errorf("parseTraceParent(%q) = %q, %q, %q, want %q, %q, %q",
+					tc.tp, gotTrace, gotSpan, gotFlags, trace, span, tc.flags)
+			}
+		})
+	}
+}
+
+func TestTraceState(t *testing.T) {
+	long := strings.Repeat("k=v,", 128) + "x=y" // 515 bytes
+	for _, tc := range []struct {
+		name string
+		vals []string
+		want string
+	}{
+		{name: "none"},
+		{name: "one", vals: []string{"congo=t61rcWkgMzE"}, want: "congo=t61rcWkgMzE"},
+		{name: "joined", vals: []string{"congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7"}, want: "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"},
+		{name: "exactly 512", vals: []string{long[:512]}, want: long[:512]},
+		{name: "too long", vals: []string{long}},
+		{name: "control char", vals: []string{"a=b\x01"}},
+		{name: "non-ascii", vals: []string{"a=caf\u00e9"}},
+		{name: "blank", vals: []string{"  "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := traceState(tc.vals); got != tc.want {
+				t.Errorf("traceState(%q) = %q, want %q", tc.vals, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIDsUnique(t *testing.T) {
+	seen := make(map[string]bool)
+	for range 1000 {
+		var x ids
+		x.fill()
+		for _, id := range []string{string(x.requestID()), string(x.traceID()), string(x.spanID())} {
+			if seen[id] {
+				t.Fatalf("ids.fill() repeated %q", id)
+			}
+			seen[id] = true
+			if !lowerHex(id) || allZero(id) {
+				t.Fatalf("ids.fill() = %q, want non-zero lower hex", id)
+			}
+		}
+	}
+}
