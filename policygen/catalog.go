@@ -48,36 +48,32 @@ func buildCatalog(outputs []*fileOutput) *Catalog {
 		Permissions: []CatalogPermission{}, PublicMethods: []CatalogPublic{}}
 	index := map[string]int{}
 	for _, o := range outputs {
-		for _, e := range o.permissions {
-			index[e.perm.GetName()] = len(c.Permissions)
+		for _, p := range o.permissions {
+			index[p.Name] = len(c.Permissions)
 			c.Permissions = append(c.Permissions, CatalogPermission{
-				Name: e.perm.GetName(), Description: e.perm.GetDescription(), File: e.file,
-				Sensitive: e.perm.GetSensitive(), Internal: e.perm.GetInternal(), RequiredBy: []CatalogUsage{},
+				Name: p.Name, Description: p.Description, File: p.File,
+				Sensitive: p.Sensitive, Internal: p.Internal, RequiredBy: []CatalogUsage{},
 			})
 		}
 	}
 	for _, o := range outputs {
-		for _, m := range o.methods {
-			p := m.policy
-			if p.Public != nil {
-				c.PublicMethods = append(c.PublicMethods, CatalogPublic{Method: fullMethod(m), Reason: p.Public.GetReason()})
+		for _, gm := range o.methods {
+			m := gm.runtime
+			if m.Public {
+				c.PublicMethods = append(c.PublicMethods, CatalogPublic{Method: m.FullMethod, Reason: m.PublicReason})
 				continue
 			}
-			match := "all"
-			if p.Require.GetMatch() == 2 {
-				match = "any"
-			}
-			for _, name := range p.Require.GetPermissions() {
-				// Permissions declared outside the generated files (in an
-				// imported file that is not generated) are listed too.
+			for _, name := range m.Permissions {
+				// Permissions declared in an imported file that is not
+				// generated in this run are listed by name.
 				i, ok := index[name]
 				if !ok {
-					index[name] = len(c.Permissions)
-					i = index[name]
+					i = len(c.Permissions)
+					index[name] = i
 					c.Permissions = append(c.Permissions, CatalogPermission{Name: name, RequiredBy: []CatalogUsage{}})
 				}
 				c.Permissions[i].RequiredBy = append(c.Permissions[i].RequiredBy, CatalogUsage{
-					Method: fullMethod(m), Match: match, Sensitivity: sensitivityName(p.Sensitivity.String()),
+					Method: m.FullMethod, Match: m.Match.String(), Sensitivity: m.Sensitivity.String(),
 				})
 			}
 		}
@@ -88,20 +84,6 @@ func buildCatalog(outputs []*fileOutput) *Catalog {
 	}
 	sort.Slice(c.PublicMethods, func(i, j int) bool { return c.PublicMethods[i].Method < c.PublicMethods[j].Method })
 	return c
-}
-
-// sensitivityName turns "SENSITIVITY_RESTRICTED" into "restricted".
-func sensitivityName(enum string) string {
-	switch enum {
-	case "SENSITIVITY_PUBLIC":
-		return "public"
-	case "SENSITIVITY_CONFIDENTIAL":
-		return "confidential"
-	case "SENSITIVITY_RESTRICTED":
-		return "restricted"
-	default:
-		return "internal"
-	}
 }
 
 func emitCatalog(gen *protogen.Plugin, path string, outputs []*fileOutput) error {

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	portcullisv1 "github.com/portcullis/portcullis/gen/portcullis/v1"
+	"github.com/portcullis/portcullis/policy"
 )
 
 const (
@@ -47,18 +48,17 @@ func emitTable(gen *protogen.Plugin, o *fileOutput, params Params) {
 	g.P("File: ", fmt.Sprintf("%q", f.Desc.Path()), ",")
 	if len(o.permissions) > 0 {
 		g.P("Permissions: []", pol("Permission"), "{")
-		for _, e := range o.permissions {
-			p := e.perm
+		for _, p := range o.permissions {
 			g.P("{")
-			g.P("Name: ", fmt.Sprintf("%q", p.GetName()), ",")
-			g.P("Description: ", fmt.Sprintf("%q", p.GetDescription()), ",")
-			if p.GetSensitive() {
+			g.P("Name: ", fmt.Sprintf("%q", p.Name), ",")
+			g.P("Description: ", fmt.Sprintf("%q", p.Description), ",")
+			if p.Sensitive {
 				g.P("Sensitive: true,")
 			}
-			if p.GetInternal() {
+			if p.Internal {
 				g.P("Internal: true,")
 			}
-			g.P("File: ", fmt.Sprintf("%q", e.file), ",")
+			g.P("File: ", fmt.Sprintf("%q", p.File), ",")
 			g.P("},")
 		}
 		g.P("},")
@@ -77,12 +77,10 @@ func emitTable(gen *protogen.Plugin, o *fileOutput, params Params) {
 		}
 		g.P("},")
 	}
-	methods := append([]*method(nil), o.methods...)
-	sort.Slice(methods, func(i, j int) bool { return fullMethod(methods[i]) < fullMethod(methods[j]) })
-	if len(methods) > 0 {
+	if len(o.methods) > 0 {
 		g.P("Methods: []", pol("Method"), "{")
-		for _, m := range methods {
-			emitMethod(g, m)
+		for _, m := range o.methods {
+			emitMethod(g, o.file, m)
 		}
 		g.P("},")
 	}
@@ -135,91 +133,87 @@ func emitRegisterHTTP(g *protogen.GeneratedFile, f *protogen.File, s *protogen.S
 	g.P("}")
 }
 
-func emitMethod(g *protogen.GeneratedFile, m *method) {
+// emitMethod writes one policy.Method literal, omitting zero fields.
+func emitMethod(g *protogen.GeneratedFile, f *protogen.File, gm generated) {
 	pol := func(name string) protogen.GoIdent { return policyPkg.Ident(name) }
-	p := m.policy
-	d := m.desc
+	m := gm.runtime
 	g.P("{")
-	g.P("FullMethod: ", m.file.GoImportPath.Ident(m.service.GoName+"_"+d.GoName+"_FullMethodName"), ",")
-	g.P("RequestType: ", fmt.Sprintf("%q", d.Input.Desc.FullName()), ",")
-	g.P("ResponseType: ", fmt.Sprintf("%q", d.Output.Desc.FullName()), ",")
-	if d.Desc.IsStreamingClient() {
+	g.P("FullMethod: ", f.GoImportPath.Ident(gm.service.GoName+"_"+gm.method.GoName+"_FullMethodName"), ",")
+	g.P("RequestType: ", fmt.Sprintf("%q", m.RequestType), ",")
+	g.P("ResponseType: ", fmt.Sprintf("%q", m.ResponseType), ",")
+	if m.ClientStreaming {
 		g.P("ClientStreaming: true,")
 	}
-	if d.Desc.IsStreamingServer() {
+	if m.ServerStreaming {
 		g.P("ServerStreaming: true,")
 	}
-	if p.Public != nil {
+	if m.Public {
 		g.P("Public: true,")
-		g.P("PublicReason: ", fmt.Sprintf("%q", p.Public.GetReason()), ",")
+		g.P("PublicReason: ", fmt.Sprintf("%q", m.PublicReason), ",")
 	}
-	if r := p.Require; r != nil {
-		if len(r.Permissions) > 0 {
-			g.P("Permissions: []string{", quoted(r.Permissions), "},")
-		}
-		if r.Match == portcullisv1.Match_MATCH_ANY {
-			g.P("Match: ", pol("MatchAny"), ",")
-		}
-		if len(r.Scopes) > 0 {
-			g.P("Scopes: []string{", quoted(r.Scopes), "},")
-		}
+	if len(m.Permissions) > 0 {
+		g.P("Permissions: []string{", quoted(m.Permissions), "},")
 	}
-	g.P("Credentials: ", credentials(g, p.Credentials), ",")
-	if p.RequireMtls || p.RequireBoundToken {
+	if m.Match == policy.MatchAny {
+		g.P("Match: ", pol("MatchAny"), ",")
+	}
+	if len(m.Scopes) > 0 {
+		g.P("Scopes: []string{", quoted(m.Scopes), "},")
+	}
+	g.P("Credentials: ", credentials(g, m.Credentials), ",")
+	if m.RequireMTLS {
 		g.P("RequireMTLS: true,")
 	}
-	if p.RequireBoundToken {
+	if m.RequireBoundToken {
 		g.P("RequireBoundToken: true,")
 	}
-	g.P("Sensitivity: ", pol(sensitivityIdent(p.Sensitivity)), ",")
-	if rl := p.RateLimit; rl != nil {
-		rate, secs := rateOf(rl)
-		period := map[int]string{1: "Second", 60: "Minute", 3600: "Hour"}[secs]
+	g.P("Sensitivity: ", pol(sensitivityIdent[m.Sensitivity]), ",")
+	if rl := m.RateLimit; rl != nil {
+		period := map[time.Duration]string{time.Second: "Second", time.Minute: "Minute", time.Hour: "Hour"}[rl.Period]
 		g.P("RateLimit: &", pol("RateLimit"), "{")
-		g.P("Rate: ", rate, ",")
+		g.P("Rate: ", rl.Rate, ",")
 		g.P("Period: ", timePkg.Ident(period), ",")
 		if rl.Burst > 0 {
 			g.P("Burst: ", rl.Burst, ",")
 		}
-		g.P("Key: ", pol(keyIdent(rl.Key)), ",")
-		if rl.KeyField != "" {
-			g.P("Field: ", fmt.Sprintf("%q", rl.KeyField), ",")
+		g.P("Key: ", pol(keyIdent[rl.Key]), ",")
+		if rl.Field != "" {
+			g.P("Field: ", fmt.Sprintf("%q", rl.Field), ",")
 		}
 		if rl.Shadow {
 			g.P("Shadow: true,")
 		}
 		g.P("},")
 	}
-	required := p.Audit.GetRequired() || p.Sensitivity == portcullisv1.Sensitivity_SENSITIVITY_RESTRICTED
-	if p.Audit.GetLevel() == portcullisv1.AuditLevel_AUDIT_LEVEL_REQUEST || required {
+	if a := m.Audit; a.Level == policy.AuditRequest || a.Required || len(a.Fields) > 0 {
 		g.P("Audit: ", pol("Audit"), "{")
-		if p.Audit.GetLevel() == portcullisv1.AuditLevel_AUDIT_LEVEL_REQUEST {
+		if a.Level == policy.AuditRequest {
 			g.P("Level: ", pol("AuditRequest"), ",")
 		}
-		if len(p.Audit.GetFields()) > 0 {
-			g.P("Fields: []string{", quoted(p.Audit.GetFields()), "},")
+		if len(a.Fields) > 0 {
+			g.P("Fields: []string{", quoted(a.Fields), "},")
 		}
-		if required {
+		if a.Required {
 			g.P("Required: true,")
 		}
 		g.P("},")
 	}
-	if p.Resource != "" {
-		g.P("Resource: ", fmt.Sprintf("%q", p.Resource), ",")
+	if m.Resource != "" {
+		g.P("Resource: ", fmt.Sprintf("%q", m.Resource), ",")
 	}
-	if p.Condition != "" {
-		g.P("Condition: ", fmt.Sprintf("%q", p.Condition), ",")
+	if m.Condition != "" {
+		g.P("Condition: ", fmt.Sprintf("%q", m.Condition), ",")
 	}
-	if p.MaxRequestBytes > 0 {
-		g.P("MaxRequestBytes: ", p.MaxRequestBytes, ",")
+	if m.MaxRequestBytes > 0 {
+		g.P("MaxRequestBytes: ", m.MaxRequestBytes, ",")
 	}
-	if s := p.Stream; s != nil && (s.MaxMessages|s.MaxDurationSeconds|s.MessagesPerSecond|s.MaxConcurrentPerPrincipal) != 0 {
+	if s := m.Stream; s != (policy.StreamLimits{}) {
 		g.P("Stream: ", pol("StreamLimits"), "{")
 		if s.MaxMessages > 0 {
 			g.P("MaxMessages: ", s.MaxMessages, ",")
 		}
-		if s.MaxDurationSeconds > 0 {
-			g.P("MaxDuration: ", s.MaxDurationSeconds, " * ", timePkg.Ident("Second"), ",")
+		if s.MaxDuration > 0 {
+			g.P("MaxDuration: ", int64(s.MaxDuration/time.Second), " * ", timePkg.Ident("Second"), ",")
 		}
 		if s.MessagesPerSecond > 0 {
 			g.P("MessagesPerSecond: ", s.MessagesPerSecond, ",")
@@ -229,8 +223,8 @@ func emitMethod(g *protogen.GeneratedFile, m *method) {
 		}
 		g.P("},")
 	}
-	if sf := sensitivePaths(d.Input.Desc); len(sf) > 0 {
-		g.P("SensitiveFields: []string{", quoted(sf), "},")
+	if len(m.SensitiveFields) > 0 {
+		g.P("SensitiveFields: []string{", quoted(m.SensitiveFields), "},")
 	}
 	g.P("},")
 }
@@ -243,48 +237,33 @@ func quoted(ss []string) string {
 	return strings.Join(q, ", ")
 }
 
-func credentials(g *protogen.GeneratedFile, kinds []portcullisv1.CredentialKind) string {
-	if len(kinds) == 0 {
+func credentials(g *protogen.GeneratedFile, c policy.Credentials) string {
+	if c == policy.AnyCredential {
 		return g.QualifiedGoIdent(policyPkg.Ident("AnyCredential"))
 	}
-	names := map[portcullisv1.CredentialKind]string{
-		portcullisv1.CredentialKind_CREDENTIAL_KIND_JWT:     "CredentialJWT",
-		portcullisv1.CredentialKind_CREDENTIAL_KIND_API_KEY: "CredentialAPIKey",
-		portcullisv1.CredentialKind_CREDENTIAL_KIND_MTLS:    "CredentialMTLS",
-	}
-	sorted := append([]portcullisv1.CredentialKind(nil), kinds...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
 	var parts []string
-	for _, k := range sorted {
-		parts = append(parts, g.QualifiedGoIdent(policyPkg.Ident(names[k])))
+	for _, k := range []struct {
+		bit  policy.Credentials
+		name string
+	}{{policy.CredentialJWT, "CredentialJWT"}, {policy.CredentialAPIKey, "CredentialAPIKey"}, {policy.CredentialMTLS, "CredentialMTLS"}} {
+		if c&k.bit != 0 {
+			parts = append(parts, g.QualifiedGoIdent(policyPkg.Ident(k.name)))
+		}
 	}
 	return strings.Join(parts, " | ")
 }
 
-func sensitivityIdent(s portcullisv1.Sensitivity) string {
-	switch s {
-	case portcullisv1.Sensitivity_SENSITIVITY_PUBLIC:
-		return "SensitivityPublic"
-	case portcullisv1.Sensitivity_SENSITIVITY_CONFIDENTIAL:
-		return "SensitivityConfidential"
-	case portcullisv1.Sensitivity_SENSITIVITY_RESTRICTED:
-		return "SensitivityRestricted"
-	default:
-		return "SensitivityInternal"
-	}
+var sensitivityIdent = map[policy.Sensitivity]string{
+	policy.SensitivityInternal:     "SensitivityInternal",
+	policy.SensitivityPublic:       "SensitivityPublic",
+	policy.SensitivityConfidential: "SensitivityConfidential",
+	policy.SensitivityRestricted:   "SensitivityRestricted",
 }
 
-func keyIdent(k portcullisv1.RateLimitKey) string {
-	switch k {
-	case portcullisv1.RateLimitKey_RATE_LIMIT_KEY_CREDENTIAL:
-		return "KeyCredential"
-	case portcullisv1.RateLimitKey_RATE_LIMIT_KEY_CLIENT_IP:
-		return "KeyClientIP"
-	case portcullisv1.RateLimitKey_RATE_LIMIT_KEY_TENANT:
-		return "KeyTenant"
-	case portcullisv1.RateLimitKey_RATE_LIMIT_KEY_REQUEST_FIELD:
-		return "KeyRequestField"
-	default:
-		return "KeyPrincipal"
-	}
+var keyIdent = map[policy.RateLimitKey]string{
+	policy.KeyPrincipal:    "KeyPrincipal",
+	policy.KeyCredential:   "KeyCredential",
+	policy.KeyClientIP:     "KeyClientIP",
+	policy.KeyTenant:       "KeyTenant",
+	policy.KeyRequestField: "KeyRequestField",
 }

@@ -1,11 +1,9 @@
-package policygen
+package compile
 
 import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"google.golang.org/protobuf/compiler/protogen"
 
 	portcullisv1 "github.com/portcullis/portcullis/gen/portcullis/v1"
 	"github.com/portcullis/portcullis/policy/expr"
@@ -25,25 +23,26 @@ const (
 
 // checker collects the problems of one method.
 type checker struct {
-	m    *method
+	m    *Method
 	errs *Errors
 }
 
 func (c *checker) fail(kind error, fix, format string, args ...any) {
 	*c.errs = append(*c.errs, &Error{
-		File:    c.m.file.Desc.Path(),
-		Service: string(c.m.service.Desc.FullName()),
-		Method:  string(c.m.desc.Desc.Name()),
+		File:    c.m.Desc.ParentFile().Path(),
+		Service: string(c.m.Desc.Parent().FullName()),
+		Method:  string(c.m.Desc.Name()),
 		Kind:    kind,
 		Problem: fmt.Sprintf(format, args...),
 		Fix:     fix,
 	})
 }
 
-// check validates the effective policy of m against the visible catalog.
-func check(m *method, catalog map[string]*catalogEntry, errs *Errors) {
+// Check validates the effective policy of m against the catalog visible to
+// its file and appends every problem to errs.
+func Check(m *Method, catalog Catalog, errs *Errors) {
 	c := &checker{m: m, errs: errs}
-	p := m.policy
+	p := m.Policy
 	if p == nil || (p.Require == nil && p.Public == nil) {
 		c.fail(ErrNoPolicy, "add option (portcullis.v1.method) = { require: {...} } or { public: { reason: \"...\" } } to the method, or a default (portcullis.v1.service) to the service",
 			"the method has no access rule, neither its own nor a service default")
@@ -58,7 +57,7 @@ func check(m *method, catalog map[string]*catalogEntry, errs *Errors) {
 	c.checkCondition(p)
 }
 
-func (c *checker) checkAccess(p *portcullisv1.MethodPolicy, catalog map[string]*catalogEntry) {
+func (c *checker) checkAccess(p *portcullisv1.MethodPolicy, catalog Catalog) {
 	if p.Public != nil {
 		if p.Require != nil {
 			c.fail(ErrPublicProtected, "remove either public or require",
@@ -91,7 +90,7 @@ func (c *checker) checkAccess(p *portcullisv1.MethodPolicy, catalog map[string]*
 		seen[name] = true
 		if _, ok := catalog[name]; !ok {
 			c.fail(ErrUnknownPermission, "declare it in an (portcullis.v1.catalog) of this file or of a file it imports, or fix the spelling",
-				"permission %q is not declared in any catalog visible to %s", name, c.m.file.Desc.Path())
+				"permission %q is not declared in any catalog visible to %s", name, c.m.Desc.ParentFile().Path())
 		}
 	}
 	if req.Match == portcullisv1.Match_MATCH_ANY && len(req.Permissions) < 2 {
@@ -128,7 +127,7 @@ func (c *checker) checkRateLimit(p *portcullisv1.MethodPolicy) {
 	if rl == nil {
 		return
 	}
-	rate, _ := rateOf(rl)
+	rate, _ := RateOf(rl)
 	switch {
 	case rl.Rate == nil:
 		c.fail(ErrLimit, "set one of per_second, per_minute or per_hour", "rate_limit has no rate")
@@ -145,8 +144,8 @@ func (c *checker) checkRateLimit(p *portcullisv1.MethodPolicy) {
 	if key == portcullisv1.RateLimitKey_RATE_LIMIT_KEY_REQUEST_FIELD {
 		if rl.KeyField == "" {
 			c.fail(ErrFieldPath, "set key_field to a request field path", "rate_limit key RATE_LIMIT_KEY_REQUEST_FIELD needs key_field")
-		} else if err := resolveScalarPath(c.m.desc.Input.Desc, rl.KeyField); err != nil {
-			c.fail(ErrFieldPath, "point key_field at a singular string or integer field of "+string(c.m.desc.Input.Desc.FullName()),
+		} else if err := resolveScalarPath(c.m.Desc.Input(), rl.KeyField); err != nil {
+			c.fail(ErrFieldPath, "point key_field at a singular string or integer field of "+string(c.m.Desc.Input().FullName()),
 				"rate_limit key_field %v", err)
 		}
 	} else if rl.KeyField != "" {
@@ -163,8 +162,8 @@ func (c *checker) checkRateLimit(p *portcullisv1.MethodPolicy) {
 	}
 }
 
-// rateOf returns the rate and its period in seconds.
-func rateOf(rl *portcullisv1.RateLimit) (rate uint32, seconds int) {
+// RateOf returns the rate and its period in seconds.
+func RateOf(rl *portcullisv1.RateLimit) (rate uint32, seconds int) {
 	switch r := rl.Rate.(type) {
 	case *portcullisv1.RateLimit_PerSecond:
 		return r.PerSecond, 1
@@ -190,8 +189,8 @@ func (c *checker) checkAudit(p *portcullisv1.MethodPolicy) {
 			c.fail(ErrFieldPath, "list each field once", "audit field %q listed twice", f)
 		}
 		seen[f] = true
-		if _, err := resolvePath(c.m.desc.Input.Desc, f); err != nil {
-			c.fail(ErrFieldPath, "name a field of "+string(c.m.desc.Input.Desc.FullName()), "audit field %v", err)
+		if _, err := resolvePath(c.m.Desc.Input(), f); err != nil {
+			c.fail(ErrFieldPath, "name a field of "+string(c.m.Desc.Input().FullName()), "audit field %v", err)
 		}
 	}
 }
@@ -200,8 +199,8 @@ func (c *checker) checkFields(p *portcullisv1.MethodPolicy) {
 	if p.Resource == "" {
 		return
 	}
-	if err := resolveScalarPath(c.m.desc.Input.Desc, p.Resource); err != nil {
-		c.fail(ErrFieldPath, "point resource at a singular string or integer field of "+string(c.m.desc.Input.Desc.FullName()),
+	if err := resolveScalarPath(c.m.Desc.Input(), p.Resource); err != nil {
+		c.fail(ErrFieldPath, "point resource at a singular string or integer field of "+string(c.m.Desc.Input().FullName()),
 			"resource %v", err)
 	}
 }
@@ -211,7 +210,7 @@ func (c *checker) checkLimits(p *portcullisv1.MethodPolicy) {
 		c.fail(ErrLimit, fmt.Sprintf("use 0 (route default) or 1..%d", maxRequestBytes),
 			"max_request_bytes %d out of range", p.MaxRequestBytes)
 	}
-	d := c.m.desc.Desc
+	d := c.m.Desc
 	if p.Stream != nil && !d.IsStreamingClient() && !d.IsStreamingServer() {
 		c.fail(ErrLimit, "remove stream from a unary method", "stream limits set on a unary method")
 	}
@@ -229,24 +228,13 @@ func (c *checker) checkCondition(p *portcullisv1.MethodPolicy) {
 	if p.Condition == "" {
 		return
 	}
-	env, err := expr.NewEnv(c.m.desc.Input.Desc)
+	env, err := expr.NewEnv(c.m.Desc.Input())
 	if err != nil {
 		c.fail(ErrCondition, "report this as a Portcullis bug", "%v", err)
 		return
 	}
 	if _, err := expr.Check(env, p.Condition); err != nil {
-		c.fail(ErrCondition, "fix the CEL expression; it may read principal, request ("+string(c.m.desc.Input.Desc.FullName())+") and context, and must be a bool",
+		c.fail(ErrCondition, "fix the CEL expression; it may read principal, request ("+string(c.m.Desc.Input().FullName())+") and context, and must be a bool",
 			"%s", strings.ReplaceAll(err.Error(), "\n", " "))
 	}
-}
-
-// catalogEntry is one declared permission with where it came from.
-type catalogEntry struct {
-	perm *portcullisv1.Permission
-	file string
-}
-
-// fileError records a file-level problem.
-func fileError(errs *Errors, f *protogen.File, kind error, fix, format string, args ...any) {
-	*errs = append(*errs, &Error{File: f.Desc.Path(), Kind: kind, Problem: fmt.Sprintf(format, args...), Fix: fix})
 }

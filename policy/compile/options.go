@@ -1,7 +1,6 @@
-package policygen
+package compile
 
 import (
-	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -9,34 +8,32 @@ import (
 	portcullisv1 "github.com/portcullis/portcullis/gen/portcullis/v1"
 )
 
-// method is one RPC with its effective (merged) policy.
-type method struct {
-	file    *protogen.File
-	service *protogen.Service
-	desc    *protogen.Method
-	policy  *portcullisv1.MethodPolicy // nil when neither method nor service has one
+// Method is one RPC with its effective (merged) policy.
+type Method struct {
+	Desc   protoreflect.MethodDescriptor
+	Policy *portcullisv1.MethodPolicy // nil when neither method nor service has one
 }
 
-// methodPolicy returns the method's own option, or nil.
-func methodPolicy(m *protogen.Method) *portcullisv1.MethodPolicy {
-	opts, ok := m.Desc.Options().(*descriptorpb.MethodOptions)
+// MethodOption returns the method's own (portcullis.v1.method) option, or nil.
+func MethodOption(m protoreflect.MethodDescriptor) *portcullisv1.MethodPolicy {
+	opts, ok := m.Options().(*descriptorpb.MethodOptions)
 	if !ok || opts == nil || !proto.HasExtension(opts, portcullisv1.E_Method) {
 		return nil
 	}
 	return proto.GetExtension(opts, portcullisv1.E_Method).(*portcullisv1.MethodPolicy)
 }
 
-// servicePolicy returns the service default, or nil.
-func servicePolicy(s *protogen.Service) *portcullisv1.MethodPolicy {
-	opts, ok := s.Desc.Options().(*descriptorpb.ServiceOptions)
+// ServiceOption returns the service default (portcullis.v1.service), or nil.
+func ServiceOption(s protoreflect.ServiceDescriptor) *portcullisv1.MethodPolicy {
+	opts, ok := s.Options().(*descriptorpb.ServiceOptions)
 	if !ok || opts == nil || !proto.HasExtension(opts, portcullisv1.E_Service) {
 		return nil
 	}
 	return proto.GetExtension(opts, portcullisv1.E_Service).(*portcullisv1.MethodPolicy)
 }
 
-// fileCatalog returns the catalog declared by a file, or nil.
-func fileCatalog(fd protoreflect.FileDescriptor) *portcullisv1.Catalog {
+// FileCatalog returns the (portcullis.v1.catalog) declared by a file, or nil.
+func FileCatalog(fd protoreflect.FileDescriptor) *portcullisv1.Catalog {
 	opts, ok := fd.Options().(*descriptorpb.FileOptions)
 	if !ok || opts == nil || !proto.HasExtension(opts, portcullisv1.E_Catalog) {
 		return nil
@@ -53,11 +50,11 @@ func fieldSensitive(fd protoreflect.FieldDescriptor) bool {
 	return proto.GetExtension(opts, portcullisv1.E_Field).(*portcullisv1.FieldPolicy).GetSensitive()
 }
 
-// merge computes the effective policy: the service default with every
+// Merge computes the effective policy: the service default with every
 // top-level field the method sets replacing the default's field. Setting
 // either access field (require or public) on the method replaces the
 // default's access rule as a whole. Returns nil when both are nil.
-func merge(svc, own *portcullisv1.MethodPolicy) *portcullisv1.MethodPolicy {
+func Merge(svc, own *portcullisv1.MethodPolicy) *portcullisv1.MethodPolicy {
 	switch {
 	case svc == nil && own == nil:
 		return nil

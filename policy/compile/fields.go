@@ -1,4 +1,4 @@
-package policygen
+package compile
 
 import (
 	"fmt"
@@ -61,9 +61,9 @@ func resolveScalarPath(msg protoreflect.MessageDescriptor, path string) error {
 // recursive messages.
 const maxFieldDepth = 8
 
-// sensitivePaths lists the dotted paths of every field marked sensitive in
+// SensitivePaths lists the dotted paths of every field marked sensitive in
 // msg, through nested, repeated and map-valued messages, sorted.
-func sensitivePaths(msg protoreflect.MessageDescriptor) []string {
+func SensitivePaths(msg protoreflect.MessageDescriptor) []string {
 	var out []string
 	var walk func(m protoreflect.MessageDescriptor, prefix string, depth int, seen map[protoreflect.FullName]bool)
 	walk = func(m protoreflect.MessageDescriptor, prefix string, depth int, seen map[protoreflect.FullName]bool) {
