@@ -351,7 +351,9 @@ type MethodPolicy struct {
 	// public makes the method callable without credentials. The reason is
 	// mandatory and appears in the permission catalog for reviewers. A public
 	// method may not also require permissions, scopes, credential kinds or
-	// mTLS, be RESTRICTED, or rate-limit per principal.
+	// mTLS, be RESTRICTED, or rate-limit per principal. A method that sets
+	// public does not inherit the service default's credentials, require_mtls
+	// or require_bound_token.
 	Public *Public `protobuf:"bytes,2,opt,name=public,proto3" json:"public,omitempty"`
 	// credentials restricts which credential kinds may call this method. Empty
 	// means every kind enabled on the listener. Ignored (and an error if set)
