@@ -17,8 +17,10 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/descriptors"
 	"github.com/portcullis/portcullis/gateway/inproc"
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/gateway/rest"
@@ -35,6 +37,7 @@ type Gateway struct {
 	log  *slog.Logger
 
 	registry *policy.Registry
+	extFiles []*protoregistry.Files // descriptor sets, for reflection
 	routes   map[string]*Route
 	pool     *proxy.Pool
 	metrics  *metrics.Metrics
@@ -78,6 +81,9 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, opts: o, log: o.log, registry: reg, listeners: map[string]net.Listener{},
 		done: make(chan struct{}), serveErr: make(chan error, 3)}
+	if err := g.loadDescriptors(); err != nil {
+		return nil, err
+	}
 	if err := g.buildRoutes(); err != nil {
 		return nil, err
 	}
@@ -130,6 +136,35 @@ func (g *Gateway) buildRoutes() error {
 		proxy.WithMaxCallSendMsgSize(config.MaxMessageBytes),
 		proxy.WithDialOptions(grpc.WithConnectParams(connectParams(connectTimeout))),
 	)
+	return nil
+}
+
+// loadDescriptors adds the services of the configured descriptor sets to
+// the registry. Only routed services are loaded.
+func (g *Gateway) loadDescriptors() error {
+	if len(g.cfg.Descriptors) == 0 {
+		return nil
+	}
+	routed := map[string]bool{}
+	for _, r := range g.cfg.Routes {
+		routed[r.Service] = true
+	}
+	tables := append([]*policy.Table(nil), g.opts.tables...)
+	for i, d := range g.cfg.Descriptors {
+		set, err := descriptors.Load(d.File, d.Policy, g.registry.Permissions(), func(s string) bool {
+			return routed[s] && len(g.registry.Service(s)) == 0
+		})
+		if err != nil {
+			return fmt.Errorf("gateway: descriptors[%d]: %w", i, err)
+		}
+		tables = append(tables, set.Tables...)
+		g.extFiles = append(g.extFiles, set.Files)
+	}
+	reg, err := policy.NewRegistry(tables...)
+	if err != nil {
+		return fmt.Errorf("gateway: descriptors: %w", err)
+	}
+	g.registry = reg
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
@@ -29,9 +30,39 @@ func (s services) GetServiceInfo() map[string]grpc.ServiceInfo {
 func (g *Gateway) registerReflection() {
 	opts := reflection.ServerOptions{
 		Services:           services{g: g},
-		DescriptorResolver: protoregistry.GlobalFiles,
+		DescriptorResolver: resolver{g: g},
 		ExtensionResolver:  protoregistry.GlobalTypes,
 	}
 	reflectionv1.RegisterServerReflectionServer(g.grpcServer, reflection.NewServerV1(opts))
 	reflectionv1alpha.RegisterServerReflectionServer(g.grpcServer, reflection.NewServer(opts))
+}
+
+// resolver finds descriptors compiled into the binary first, then in the
+// configured descriptor sets.
+type resolver struct{ g *Gateway }
+
+func (r resolver) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	fd, err := protoregistry.GlobalFiles.FindFileByPath(path)
+	if err == nil {
+		return fd, nil
+	}
+	for _, f := range r.g.extFiles {
+		if fd, e := f.FindFileByPath(path); e == nil {
+			return fd, nil
+		}
+	}
+	return nil, err
+}
+
+func (r resolver) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+	if err == nil {
+		return d, nil
+	}
+	for _, f := range r.g.extFiles {
+		if d, e := f.FindDescriptorByName(name); e == nil {
+			return d, nil
+		}
+	}
+	return nil, err
 }

@@ -115,8 +115,9 @@ func rateKey(k portcullisv1.RateLimitKey) policy.RateLimitKey {
 // per-method options and returns the runtime table. svcOpt and methodOpt
 // return the options for a service or method (from proto annotations, or
 // from a YAML policy for descriptor-set services); memo caches visible
-// catalogs across files. It returns the problems when there are any.
-func FileTable(fd protoreflect.FileDescriptor, catalog Catalog,
+// catalogs across files. Only services for which include reports true are
+// checked (nil: all). Problems are appended to errs.
+func FileTable(fd protoreflect.FileDescriptor, catalog Catalog, include func(service string) bool,
 	svcOpt func(protoreflect.ServiceDescriptor) *portcullisv1.MethodPolicy,
 	methodOpt func(protoreflect.MethodDescriptor) *portcullisv1.MethodPolicy,
 	extraPermissions []policy.Permission, errs *Errors) *policy.Table {
@@ -125,6 +126,9 @@ func FileTable(fd protoreflect.FileDescriptor, catalog Catalog,
 	svcs := fd.Services()
 	for i := 0; i < svcs.Len(); i++ {
 		s := svcs.Get(i)
+		if include != nil && !include(string(s.FullName())) {
+			continue
+		}
 		t.Services = append(t.Services, policy.Service{Name: string(s.FullName())})
 		def := svcOpt(s)
 		ms := s.Methods()
