@@ -42,6 +42,7 @@ type Gateway struct {
 	pool     *proxy.Pool
 	metrics  *metrics.Metrics
 	prom     *prometheus.Registry
+	id       *identity
 	upstream *prometheus.CounterVec
 
 	grpcServer *grpc.Server
@@ -92,6 +93,13 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	}
 	if err := g.buildMetrics(); err != nil {
 		return nil, err
+	}
+	if len(g.opts.stages) == 0 {
+		stages, err := g.identityStages()
+		if err != nil {
+			return nil, err
+		}
+		g.opts.stages = stages
 	}
 	g.buildGRPC()
 	if err := g.buildHTTP(); err != nil {

@@ -36,11 +36,16 @@ func stripUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.Un
 func stripStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	ctx := ss.Context()
 	if nctx := stripInternal(ctx); nctx != ctx {
-		w := middleware.WrapServerStream(ss)
-		w.WrappedContext = nctx
-		ss = w
+		ss = withContext(ss, nctx)
 	}
 	return h(srv, ss)
+}
+
+// withContext returns ss with its context replaced.
+func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
+	w := middleware.WrapServerStream(ss)
+	w.WrappedContext = ctx
+	return w
 }
 
 // errUnauthenticated is the fixed refusal of the deny-by-default gate.

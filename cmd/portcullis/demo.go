@@ -45,8 +45,53 @@ routes:
     backend: %[5]s
     tls: {ca_file: ca.pem, cert_file: gateway-client.pem, key_file: gateway-client-key.pem, server_name: localhost}
     timeout: 30s
+identity:
+  jwt: true
+  api_keys: true
+  mtls: true
+  issuers:
+    - issuer: %[6]s
+      audiences: [%[7]s]
+      algorithms: [ES256]
+      jwks_file: jwks.json
+      max_lifetime: 24h
+bundle: bundle.yaml
+grants:
+  - subject: spiffe://portcullis.local/svc/ledger
+    permissions: [bank.ledger.reconcile, bank.transactions.import]
 shutdown_timeout: 10s
 log: {level: info, format: text}
+`
+
+// demoBundle is the demo's policy bundle; %s is the reporting bot's API
+// key hash.
+const demoBundle = `# Written by portcullis demo: roles, bindings and API key hashes.
+version: demo-1
+author: portcullis demo
+message: demo personas
+roles:
+  teller:
+    permissions: [bank.accounts.read, bank.accounts.list, bank.transfers.create, bank.transactions.read, bank.transactions.watch, bank.quotes.read]
+  closer:
+    permissions: [bank.accounts.close]
+  auditor:
+    permissions: [bank.audit.read, bank.accounts.read]
+  customer:
+    permissions: [bank.accounts.read, bank.transactions.read]
+bindings:
+  - roles: [auditor]
+    users: [audrey]
+  - roles: [customer]
+    groups: [customers]
+  - roles: [teller]
+    spiffe: [spiffe://portcullis.local/user/teller]
+api_keys:
+  - id: %s
+    hash: sha256:%x
+    principal: reporting-bot
+    kind: service
+    roles: [auditor]
+    cidrs: [127.0.0.0/8, "::1/128"]
 `
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
@@ -75,8 +120,17 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	defer backend.Stop()
 
+	iss, err := loadDevIssuer(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "portcullis demo:", err)
+		return 1
+	}
+	if err := writePersonas(*dir, iss, files); err != nil {
+		fmt.Fprintln(stderr, "portcullis demo:", err)
+		return 1
+	}
 	cfgPath := filepath.Join(*dir, "gateway.yaml")
-	text := fmt.Sprintf(demoConfig, cfgPath, *grpcAddr, *httpAddr, *adminAddr, backendLis.Addr().String())
+	text := fmt.Sprintf(demoConfig, cfgPath, *grpcAddr, *httpAddr, *adminAddr, backendLis.Addr().String(), devIssuerName, devAudience)
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		fmt.Fprintln(stderr, "portcullis demo:", err)
 		return 1
@@ -133,34 +187,4 @@ func startBank(files *devcerts.Files, addr string) (*grpc.Server, net.Listener, 
 	srv := bank.NewGRPCServer(bank.New(bank.WithTickTransactions(5*time.Second)), grpc.Creds(creds))
 	go func() { _ = srv.Serve(lis) }()
 	return srv, lis, nil
-}
-
-func printDemoCalls(w io.Writer, files *devcerts.Files, grpcAddr, httpAddr, adminAddr string) {
-	ca := files.CA.Cert
-	fmt.Fprintf(w, `
-Portcullis demo is running (Ctrl-C to stop).
-  gRPC  %[2]s   REST  https://%[3]s   admin  http://%[4]s
-  config and certificates: %[5]s
-
-Install the clients once:  go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3
-
-Public calls succeed:
-  grpcurl -cacert %[1]s %[2]s list
-  grpcurl -cacert %[1]s %[2]s examples.bank.v1.BankService/Ping
-  curl --cacert %[1]s https://%[3]s/v1/ping
-
-Protected calls are refused (Unauthenticated / HTTP 401) without credentials:
-  grpcurl -cacert %[1]s -d '{"name":"accounts/alice-checking"}' %[2]s examples.bank.v1.BankService/GetAccount
-  curl --cacert %[1]s https://%[3]s/v1/accounts/alice-checking
-
-Unknown methods never reach the backend (Unimplemented / HTTP 404):
-  grpcurl -cacert %[1]s -d '{}' %[2]s examples.bank.v1.BankService/Nope
-  curl --cacert %[1]s https://%[3]s/v1/nope
-
-Inspect:
-  grpcurl -cacert %[1]s %[2]s describe examples.bank.v1.BankService
-  curl --cacert %[1]s https://%[3]s/openapi.json
-  curl http://%[4]s/metrics
-  portcullis policy show
-`, ca, grpcAddr, httpAddr, adminAddr, files.Dir)
 }

@@ -34,6 +34,15 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Log configures the gateway's own logs (not the audit log).
 	Log Log `yaml:"log"`
+	// Identity (identity) configures authentication. Without it every
+	// protected method is refused with Unauthenticated.
+	Identity *Identity `yaml:"identity"`
+	// Bundle (bundle) is the policy bundle file: roles, subject bindings and
+	// API key hashes, validated against the compiled permission catalog.
+	Bundle string `yaml:"bundle"`
+	// Grants (grants) give permissions to service identities directly; the
+	// only way to hold an internal permission.
+	Grants []Grant `yaml:"grants"`
 
 	src *source // positions of the keys, for error messages; nil if built in Go
 }

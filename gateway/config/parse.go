@@ -122,4 +122,10 @@ func (c *Config) resolve(dir string) {
 		abs(&c.Descriptors[i].File)
 		abs(&c.Descriptors[i].Policy)
 	}
+	abs(&c.Bundle)
+	if c.Identity != nil {
+		for i := range c.Identity.Issuers {
+			abs(&c.Identity.Issuers[i].JWKSFile)
+		}
+	}
 }

@@ -55,6 +55,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	v.identity(c)
 	for i, d := range c.Descriptors {
 		path := index("descriptors", i)
 		v.file(path+".file", d.File, true)

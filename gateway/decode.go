@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/interceptors/resolve"
+)
+
+// The decode stage reads the first request message of calls whose policy
+// needs request fields (resource, condition, a field rate-limit key,
+// request-level audit), decodes it with the method's message type, puts it
+// in the context for later stages, and replays the original bytes to the
+// proxy untouched. Every other call is never decoded. It runs after
+// authentication, so anonymous clients cannot make the gateway decode.
+
+type requestKey struct{}
+
+// requestFromContext returns the decoded first request message.
+func requestFromContext(ctx context.Context) (proto.Message, bool) {
+	m, ok := ctx.Value(requestKey{}).(proto.Message)
+	return m, ok
+}
+
+var errMalformed = status.Error(codes.InvalidArgument, "malformed request message")
+
+// newMessage returns an empty message of the named type: the Go type when
+// it is compiled in, else a dynamic message from a descriptor set.
+func (g *Gateway) newMessage(name string) (proto.Message, error) {
+	if mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(name)); err == nil {
+		return mt.New().Interface(), nil
+	}
+	md, err := g.messageDescriptor(name)
+	if err != nil {
+		return nil, err
+	}
+	return dynamicpb.NewMessage(md), nil
+}
+
+// messageDescriptor finds a message type compiled in or in a descriptor set.
+func (g *Gateway) messageDescriptor(name string) (protoreflect.MessageDescriptor, error) {
+	d, err := resolver{g: g}.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		return nil, err
+	}
+	md, ok := d.(protoreflect.MessageDescriptor)
+	if !ok {
+		return nil, errors.New("gateway: " + name + " is not a message")
+	}
+	return md, nil
+}
+
+func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	m, ok := resolve.FromContext(ss.Context())
+	if !ok || !m.NeedsRequest() {
+		return h(srv, ss)
+	}
+	first := &proxy.Frame{}
+	err := ss.RecvMsg(first)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	w := middleware.WrapServerStream(ss)
+	rs := &replayStream{WrappedServerStream: w, first: first, firstErr: err}
+	if err == nil {
+		msg, merr := g.newMessage(m.RequestType)
+		if merr != nil {
+			return status.Error(codes.Internal, "internal error")
+		}
+		if uerr := proto.Unmarshal(first.Bytes(), msg); uerr != nil {
+			first.Reset()
+			return errMalformed
+		}
+		w.WrappedContext = context.WithValue(ss.Context(), requestKey{}, msg)
+	}
+	return h(srv, rs)
+}
+
+// replayStream returns the message decodeStream consumed on the first
+// RecvMsg, then reads from the client again.
+type replayStream struct {
+	*middleware.WrappedServerStream
+	first    *proxy.Frame
+	firstErr error
+	replayed bool
+}
+
+func (s *replayStream) RecvMsg(m any) error {
+	if s.replayed {
+		return s.WrappedServerStream.RecvMsg(m)
+	}
+	s.replayed = true
+	if s.firstErr != nil {
+		return s.firstErr
+	}
+	if f, ok := m.(*proxy.Frame); ok {
+		f.Reset()
+		*f = *s.first // hand the buffers over without copying
+		return nil
+	}
+	defer s.first.Reset()
+	if pm, ok := m.(proto.Message); ok {
+		return proto.Unmarshal(s.first.Bytes(), pm)
+	}
+	return status.Error(codes.Internal, "internal error")
+}

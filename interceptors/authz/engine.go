@@ -1,0 +1,194 @@
+package authz
+
+import (
+	"fmt"
+	"math/bits"
+	"sort"
+
+	"cel.dev/cel-go/cel"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+// Engine is a compiled bundle: everything Decide needs, precomputed. It is
+// immutable and safe for concurrent use; a new bundle means a new Engine.
+type Engine struct {
+	version  string
+	names    []string       // permission index → name
+	index    map[string]int // permission name → index
+	words    int
+	roles    map[string]*role
+	users    map[string][]*role
+	groups   map[string][]*role
+	services map[string][]*role
+	spiffe   map[string][]*role
+	grants   map[string]bitset
+	plans    map[*policy.Method]*plan
+}
+
+type bitset []uint64
+
+func (b bitset) has(i int) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
+func (b bitset) set(i int)      { b[i>>6] |= 1 << (uint(i) & 63) }
+
+type role struct {
+	name string
+	bits bitset
+	cond cel.Program // nil: unconditional
+	src  string
+}
+
+// plan is a method's requirement in index form.
+type plan struct {
+	required []int
+	cond     cel.Program
+}
+
+// EngineOption configures NewEngine.
+type EngineOption func(*engineOptions)
+
+type engineOptions struct {
+	resolve  func(name string) (protoreflect.MessageDescriptor, error)
+	compiler *Compiler
+}
+
+// WithMessageResolver finds request message descriptors by full name, for
+// method conditions. Default: the Go registry (protoregistry.GlobalTypes).
+func WithMessageResolver(f func(name string) (protoreflect.MessageDescriptor, error)) EngineOption {
+	return func(o *engineOptions) { o.resolve = f }
+}
+
+// WithCompiler shares a CEL compiler (and its cache) between engines, so
+// a reload reuses the programs of unchanged conditions. Default: a new one.
+func WithCompiler(c *Compiler) EngineOption { return func(o *engineOptions) { o.compiler = c } }
+
+func globalResolve(name string) (protoreflect.MessageDescriptor, error) {
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(name))
+	if err != nil {
+		return nil, err
+	}
+	return mt.Descriptor(), nil
+}
+
+// NewEngine compiles bundle b for the methods of reg. It fails when a
+// condition does not compile or the bundle names a permission the registry
+// does not know (the bundle loader normally catches that first).
+func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*Engine, error) {
+	o := engineOptions{resolve: globalResolve}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.compiler == nil {
+		o.compiler = NewCompiler()
+	}
+	if b == nil {
+		b = &policy.Bundle{Version: "none"}
+	}
+	e := &Engine{version: b.Version, index: map[string]int{}, roles: map[string]*role{},
+		users: map[string][]*role{}, groups: map[string][]*role{}, services: map[string][]*role{},
+		spiffe: map[string][]*role{}, grants: map[string]bitset{}, plans: map[*policy.Method]*plan{}}
+	for _, p := range reg.Permissions() {
+		e.index[p.Name] = len(e.names)
+		e.names = append(e.names, p.Name)
+	}
+	e.words = (len(e.names) + 63) / 64
+	bitsOf := func(what string, perms []string) (bitset, error) {
+		bs := make(bitset, e.words)
+		for _, p := range perms {
+			i, ok := e.index[p]
+			if !ok {
+				return nil, fmt.Errorf("authz: %s: unknown permission %q", what, p)
+			}
+			bs.set(i)
+		}
+		return bs, nil
+	}
+	for name, r := range b.Roles {
+		bs, err := bitsOf("role "+name, r.Permissions)
+		if err != nil {
+			return nil, err
+		}
+		cr := &role{name: name, bits: bs, src: r.Condition}
+		if r.Condition != "" {
+			if cr.cond, err = o.compiler.Program(r.Condition, nil); err != nil {
+				return nil, fmt.Errorf("authz: role %s: condition: %w", name, err)
+			}
+		}
+		e.roles[name] = cr
+	}
+	for i, bd := range b.Bindings {
+		var rs []*role
+		for _, n := range bd.Roles {
+			r, ok := e.roles[n]
+			if !ok {
+				return nil, fmt.Errorf("authz: bindings[%d]: unknown role %q", i, n)
+			}
+			rs = append(rs, r)
+		}
+		for _, s := range bd.Users {
+			e.users[s] = append(e.users[s], rs...)
+		}
+		for _, s := range bd.Groups {
+			e.groups[s] = append(e.groups[s], rs...)
+		}
+		for _, s := range bd.Services {
+			e.services[s] = append(e.services[s], rs...)
+		}
+		for _, s := range bd.SPIFFE {
+			e.spiffe[s] = append(e.spiffe[s], rs...)
+		}
+	}
+	for _, g := range b.Grants {
+		bs, err := bitsOf("grant for "+g.Subject, g.Permissions)
+		if err != nil {
+			return nil, err
+		}
+		if old, ok := e.grants[g.Subject]; ok {
+			for w := range bs {
+				bs[w] |= old[w]
+			}
+		}
+		e.grants[g.Subject] = bs
+	}
+	for _, name := range reg.Methods() {
+		m, _ := reg.Lookup(name)
+		p := &plan{}
+		for _, perm := range m.Permissions {
+			i, ok := e.index[perm]
+			if !ok {
+				return nil, fmt.Errorf("authz: method %s: unknown permission %q", name, perm)
+			}
+			p.required = append(p.required, i)
+		}
+		if m.Condition != "" {
+			md, err := o.resolve(m.RequestType)
+			if err != nil {
+				return nil, fmt.Errorf("authz: method %s: request type %s: %w", name, m.RequestType, err)
+			}
+			if p.cond, err = o.compiler.Program(m.Condition, md); err != nil {
+				return nil, fmt.Errorf("authz: method %s: condition: %w", name, err)
+			}
+		}
+		e.plans[m] = p
+	}
+	return e, nil
+}
+
+// Version returns the bundle version the engine was built from.
+func (e *Engine) Version() string { return e.version }
+
+// effective returns the names of the permissions in bs, sorted.
+func (e *Engine) effective(bs bitset) []string {
+	var out []string
+	for w, word := range bs {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			out = append(out, e.names[i])
+			word &= word - 1
+		}
+	}
+	sort.Strings(out)
+	return out
+}
