@@ -127,6 +127,9 @@ func authnConfig(c *config.Identity) authn.Config {
 // recordUnary and recordStream give every call a policy.Record that the
 // later stages fill in (and the audit stage will write).
 func recordUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if policy.RecordFrom(ctx) != nil {
+		return h(ctx, req) // ExplainCall brought its own
+	}
 	return h(policy.NewRecordContext(ctx, &policy.Record{}), req)
 }
 

@@ -16,17 +16,23 @@ import (
 // runPolicy dispatches `portcullis policy …`.
 func runPolicy(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: portcullis policy show [--method /pkg.Svc/M] | catalog")
+		fmt.Fprintln(stderr, "usage: portcullis policy show|catalog|explain|validate|hash-key")
 		return 2
 	}
 	switch args[0] {
 	case "show":
 		return policyShow(args[1:], stdout, stderr)
+	case "explain":
+		return policyExplain(args[1:], stdout, stderr)
+	case "validate":
+		return policyValidate(args[1:], stdout, stderr)
+	case "hash-key":
+		return policyHashKey(args[1:], stdout, stderr)
 	case "catalog":
 		_, _ = stdout.Write(portcullis.Catalog)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "portcullis policy: unknown command %q (want show or catalog)\n", args[0])
+		fmt.Fprintf(stderr, "portcullis policy: unknown command %q (want show, catalog, explain, validate or hash-key)\n", args[0])
 		return 2
 	}
 }
