@@ -104,26 +104,26 @@ func TestParseDefaults(t *testing.T) {
 	}
 }
 
-// TestReferenceExample keeps the example in REFERENCE.md identical to the
+// TestReferenceExample keeps the example in docs/configuration.md identical to the
 // tested testdata/gateway.yaml (skipped once the reference has moved).
 func TestReferenceExample(t *testing.T) {
-	ref, err := os.ReadFile("REFERENCE.md")
+	ref, err := os.ReadFile("../../docs/configuration.md")
 	if os.IsNotExist(err) {
-		t.Skip("REFERENCE.md moved")
+		t.Fatal("docs/configuration.md is missing")
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindSubmatch(ref)
 	if m == nil {
-		t.Fatal("REFERENCE.md has no ```yaml block")
+		t.Fatal("docs/configuration.md has no ```yaml block")
 	}
 	example, err := os.ReadFile("testdata/gateway.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(m[1]) != string(example) {
-		t.Errorf("REFERENCE.md example differs from testdata/gateway.yaml")
+		t.Errorf("docs/configuration.md example differs from testdata/gateway.yaml")
 	}
 }
 

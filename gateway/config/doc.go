@@ -14,7 +14,7 @@
 // Relative file paths are resolved against the directory of the
 // configuration file. Omitted keys take the defaults documented on each
 // field; a key present with an empty (null) value also takes its default.
-// REFERENCE.md documents every key.
+// docs/configuration.md documents every key.
 //
 // YAML handling: the document is parsed with github.com/goccy/go-yaml, whose
 // parser supplies positions and rejects syntax errors and duplicate keys. The
