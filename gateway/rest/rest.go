@@ -16,13 +16,17 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"net/http"
 	"net/textproto"
+	"strconv"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/portcullis/portcullis/policy"
@@ -56,6 +60,9 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, services []policy.S
 			},
 		}),
 		runtime.WithIncomingHeaderMatcher(headerMatcher),
+		runtime.WithOutgoingHeaderMatcher(outgoingMatcher),
+		runtime.WithOutgoingTrailerMatcher(outgoingMatcher),
+		runtime.WithErrorHandler(errorHandler),
 		runtime.WithMetadata(annotate),
 		runtime.WithDisablePathLengthFallback(),
 	)
@@ -88,6 +95,44 @@ func headerMatcher(key string) (string, bool) {
 		return strings.ToLower(rest), true
 	}
 	return "", false
+}
+
+// plainHeaders are response metadata keys sent as ordinary HTTP headers
+// (rate-limit fields, request id) instead of Grpc-Metadata-*.
+var plainHeaders = map[string]string{
+	"retry-after":         "Retry-After",
+	"ratelimit-limit":     "RateLimit-Limit",
+	"ratelimit-remaining": "RateLimit-Remaining",
+	"ratelimit-reset":     "RateLimit-Reset",
+	"x-request-id":        "X-Request-Id",
+}
+
+// outgoingMatcher maps response metadata to HTTP headers: plainHeaders by
+// name, gRPC's own and internal keys never, the rest as Grpc-Metadata-*.
+func outgoingMatcher(key string) (string, bool) {
+	if h, ok := plainHeaders[key]; ok {
+		return h, true
+	}
+	if key == "content-type" || strings.HasPrefix(key, "grpc-") || policy.IsInternalKey(key) {
+		return "", false
+	}
+	return runtime.MetadataHeaderPrefix + key, true
+}
+
+// errorHandler is grpc-gateway's default (google.rpc.Status body, code
+// mapped with runtime.HTTPStatusFromCode) plus a Retry-After header from a
+// google.rpc.RetryInfo detail, so rate-limited REST calls get 429 with
+// Retry-After.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := status.FromError(err); ok {
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+				secs := int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+				w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+			}
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
 // isReserved rejects metadata keys that gRPC or the gateway give meaning
