@@ -27,7 +27,11 @@ func (g *Gateway) buildMetrics() error {
 		Name: "portcullis_upstream_errors_total",
 		Help: "Proxied calls that ended with an error status, by routed service and code.",
 	}, []string{"service", "code"})
-	g.prom.MustRegister(m, g.upstream,
+	g.shadowDisagree = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portcullis_shadow_disagreements_total",
+		Help: "Calls the shadow candidate bundle decided differently from the live one, by method and direction.",
+	}, []string{"method", "direction"})
+	g.prom.MustRegister(m, g.upstream, g.shadowDisagree,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return nil
 }
@@ -50,11 +54,15 @@ func (g *Gateway) buildAdmin() {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true) // gRPC on a loopback plaintext admin listener
 	g.admin = &http.Server{
-		Handler:           mux,
+		Handler:           g.adminHandler(mux),
+		Protocols:         &protocols,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}

@@ -36,14 +36,22 @@ type Gateway struct {
 	opts options
 	log  *slog.Logger
 
-	registry *policy.Registry
-	extFiles []*protoregistry.Files // descriptor sets, for reflection
-	routes   map[string]*Route
-	pool     *proxy.Pool
-	metrics  *metrics.Metrics
-	prom     *prometheus.Registry
-	id       *identity
-	upstream *prometheus.CounterVec
+	registry       *policy.Registry
+	extFiles       []*protoregistry.Files // descriptor sets, for reflection
+	routes         map[string]*Route
+	pool           *proxy.Pool
+	metrics        *metrics.Metrics
+	prom           *prometheus.Registry
+	id             *identity
+	upstream       *prometheus.CounterVec
+	shadowDisagree *prometheus.CounterVec
+	unary          []grpc.UnaryServerInterceptor
+	stream         []grpc.StreamServerInterceptor
+
+	adminGRPC *grpc.Server
+	adminMem  *inproc.Listener
+	adminConn *grpc.ClientConn
+	adminREST http.Handler
 
 	grpcServer *grpc.Server
 	health     *health.Server
@@ -94,14 +102,18 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	if err := g.buildMetrics(); err != nil {
 		return nil, err
 	}
+	stages, err := g.identityStages()
+	if err != nil {
+		return nil, err
+	}
 	if len(g.opts.stages) == 0 {
-		stages, err := g.identityStages()
-		if err != nil {
-			return nil, err
-		}
 		g.opts.stages = stages
 	}
+	g.unary, g.stream = g.chain()
 	g.buildGRPC()
+	if err := g.buildAdminAPI(g.unary, g.stream); err != nil {
+		return nil, fmt.Errorf("gateway: admin API: %w", err)
+	}
 	if err := g.buildHTTP(); err != nil {
 		g.memConn.Close()
 		return nil, err
@@ -218,7 +230,7 @@ func (g *Gateway) buildGRPC() {
 	for _, r := range g.routes {
 		maxReq = max(maxReq, r.MaxRequestBytes)
 	}
-	unary, stream := g.chain()
+	unary, stream := g.unary, g.stream
 	g.grpcServer = grpc.NewServer(
 		grpc.Creds(inproc.NewCredentials(network)),
 		grpc.ForceServerCodecV2(proxy.Codec{}),
@@ -312,6 +324,7 @@ func (g *Gateway) Start() error {
 	}
 	go g.serve("grpc", func() error { return g.grpcServer.Serve(grpcLis) })
 	go func() { _ = g.grpcServer.Serve(g.mem) }()
+	go func() { _ = g.adminGRPC.Serve(g.adminMem) }()
 	if httpLis != nil {
 		go g.serve("http", func() error { return g.httpServer.Serve(httpLis) })
 	}
@@ -410,6 +423,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			err = fmt.Errorf("gateway: shutdown: %w", ctx.Err())
 		}
 		wg.Wait()
+		g.adminGRPC.Stop()
+		_ = g.adminConn.Close()
 		_ = g.memConn.Close()
 		_ = g.pool.Close()
 		if g.admin != nil {

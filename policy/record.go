@@ -23,6 +23,18 @@ type Record struct {
 	RateLimited  bool
 	// Resource is the value of the method's resource field, if read.
 	Resource string
+	// Shadow is the shadow candidate's verdict, when a candidate bundle is
+	// being evaluated beside the live one.
+	Shadow *ShadowResult
+}
+
+// ShadowResult is what a shadow candidate bundle would have decided.
+type ShadowResult struct {
+	Version string
+	Allowed bool
+	// Disagree is true when the candidate decided differently from the
+	// live bundle (the live decision is the one enforced).
+	Disagree bool
 }
 
 type recordKey struct{}

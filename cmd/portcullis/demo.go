@@ -78,6 +78,8 @@ roles:
     permissions: [bank.audit.read, bank.accounts.read]
   customer:
     permissions: [bank.accounts.read, bank.transactions.read]
+  operator:
+    permissions: [portcullis.admin.read, portcullis.audit.review]
 bindings:
   - roles: [auditor]
     users: [audrey]

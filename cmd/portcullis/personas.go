@@ -24,6 +24,7 @@ var personas = []persona{
 	{name: "customer", sub: "alice", claims: map[string]any{"groups": []string{"customers"}}},
 	{name: "narrowed", sub: "teller-1", claims: map[string]any{"roles": []string{"teller"}, "scope": "bank.accounts.read"}},
 	{name: "bound", sub: "teller-1", claims: map[string]any{"roles": []string{"teller", "closer"}}, bound: true},
+	{name: "operator", sub: "olga", claims: map[string]any{"roles": []string{"operator"}}},
 }
 
 // writePersonas mints an 8-hour token per persona into dir/tokens, a fresh
@@ -115,6 +116,11 @@ reporting-bot (API key, role auditor):
 ledger service (mTLS client certificate, operator grant):
   allowed  %[5]s -cert %[15]s -key %[16]s -d '{"account":"accounts/alice-checking"}' %[1]s %[6]s/Reconcile
 
+operator (role operator: portcullis.admin.read on the admin API, same chain):
+  allowed  curl -s %[17]s http://%[3]s/admin/v1/status
+  allowed  curl -s %[17]s http://%[3]s/admin/v1/explain -d '{"method":"/%[6]s/ListAccounts","principal":{"id":"audrey"}}'
+  denied   curl -s %[8]s http://%[3]s/admin/v1/status   (teller: PermissionDenied / 403)
+
 Unknown methods never reach the backend (REST 404; a raw gRPC client gets Unimplemented):
   %[7]s -i https://%[2]s/v1/nope
 
@@ -126,5 +132,5 @@ Inspect:
   portcullis policy explain --config %[4]s/gateway.yaml --method /%[6]s/ListAccounts --token "$(cat %[4]s/tokens/auditor.jwt)"
 `, grpcAddr, httpAddr, adminAddr, d, g, svc, c, tok("teller"), tok("auditor"), tok("customer"), tok("narrowed"),
 		files.Clients["user/teller"].Cert, files.Clients["user/teller"].Key, tok("bound"),
-		files.Clients["svc/ledger"].Cert, files.Clients["svc/ledger"].Key)
+		files.Clients["svc/ledger"].Cert, files.Clients["svc/ledger"].Key, tok("operator"))
 }

@@ -60,9 +60,22 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 		in.Resource = fieldString(in.Request, m.Resource)
 	}
 	v := e.Decide(m, &in)
-	if rec := policy.RecordFrom(ctx); rec != nil {
+	rec := policy.RecordFrom(ctx)
+	if rec != nil {
 		rec.Decision = e.Explain(m, &in)
 		rec.Resource = in.Resource
+	}
+	if o.shadow != nil {
+		if se := o.shadow(); se != nil {
+			sv := se.Decide(m, &in)
+			disagree := sv.Allowed != v.Allowed
+			if rec != nil {
+				rec.Shadow = &policy.ShadowResult{Version: se.Version(), Allowed: sv.Allowed, Disagree: disagree}
+			}
+			if disagree && o.onDisagree != nil {
+				o.onDisagree(m, v, sv)
+			}
+		}
 	}
 	if v.Allowed {
 		return nil

@@ -18,6 +18,8 @@ type options struct {
 	request       func(context.Context) (proto.Message, bool)
 	now           func() time.Time
 	trustInternal bool
+	shadow        func() *Engine
+	onDisagree    func(m *policy.Method, live, shadow Verdict)
 }
 
 func evaluate(opts []Option) *options {
@@ -61,4 +63,12 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // false.
 func WithTrustInternalMetadata(trust bool) Option {
 	return func(o *options) { o.trustInternal = trust }
+}
+
+// WithShadow evaluates every call with a candidate engine as well (nil
+// from f: no candidate). The live decision is enforced; the candidate's is
+// recorded in the call's policy.Record (Shadow) and, when the two disagree,
+// reported to onDisagree (may be nil). Default: no shadow.
+func WithShadow(f func() *Engine, onDisagree func(m *policy.Method, live, shadow Verdict)) Option {
+	return func(o *options) { o.shadow, o.onDisagree = f, onDisagree }
 }
