@@ -18,7 +18,8 @@ type KeySource interface {
 	APIKey(id string) (*policy.APIKey, bool)
 }
 
-// KeySourceFunc adapts a function to a KeySource.
+// KeySourceFunc adapts a function to a KeySource. The function is called
+// concurrently and must be safe for that.
 type KeySourceFunc func(id string) (*policy.APIKey, bool)
 
 // APIKey calls f(id).
