@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/gateway/rest"
 	"github.com/portcullis/portcullis/gateway/tlsconfig"
+	"github.com/portcullis/portcullis/interceptors/authn"
 	"github.com/portcullis/portcullis/interceptors/metrics"
 	"github.com/portcullis/portcullis/policy"
 )
@@ -43,6 +44,7 @@ type Gateway struct {
 	metrics        *metrics.Metrics
 	prom           *prometheus.Registry
 	id             *identity
+	authn          *authn.Authenticator // nil without an identity block
 	upstream       *prometheus.CounterVec
 	shadowDisagree *prometheus.CounterVec
 	unary          []grpc.UnaryServerInterceptor
@@ -427,6 +429,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		_ = g.adminConn.Close()
 		_ = g.memConn.Close()
 		_ = g.pool.Close()
+		if g.authn != nil {
+			_ = g.authn.Close()
+		}
 		if g.admin != nil {
 			_ = g.admin.Close()
 		}

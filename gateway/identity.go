@@ -210,6 +210,7 @@ func (g *Gateway) identityStages() ([]Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: identity: %w", err)
 	}
+	g.authn = an
 	azOpts := []authz.Option{
 		authz.WithMethodFunc(resolve.FromContext),
 		authz.WithPrincipalFunc(authn.FromContext),
