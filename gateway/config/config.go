@@ -43,6 +43,12 @@ type Config struct {
 	// Grants (grants) give permissions to service identities directly; the
 	// only way to hold an internal permission.
 	Grants []Grant `yaml:"grants"`
+	// RateLimits (rate_limits) chooses where rate-limit counters live.
+	// Default: in memory, per replica.
+	RateLimits *RateLimits `yaml:"rate_limits"`
+	// Audit (audit) configures the audit log. Without it no audit records
+	// are written.
+	Audit *Audit `yaml:"audit"`
 
 	src *source // positions of the keys, for error messages; nil if built in Go
 }

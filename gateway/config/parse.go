@@ -123,6 +123,9 @@ func (c *Config) resolve(dir string) {
 		abs(&c.Descriptors[i].Policy)
 	}
 	abs(&c.Bundle)
+	if c.Audit != nil && c.Audit.File != nil {
+		abs(&c.Audit.File.Path)
+	}
 	if c.Identity != nil {
 		for i := range c.Identity.Issuers {
 			abs(&c.Identity.Issuers[i].JWKSFile)

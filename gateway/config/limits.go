@@ -1,0 +1,123 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// RateLimits configures the rate-limit stage. Limits themselves come from
+// the method policies; this block chooses where counters live.
+type RateLimits struct {
+	// Store (store) is memory (default; per replica) or redis (shared by
+	// every replica using the same Redis).
+	Store string `yaml:"store"`
+	// Redis (redis) is the Redis connection when store is redis.
+	Redis *Redis `yaml:"redis"`
+	// Mode (mode) is exact (one Redis round trip per call, default) or
+	// lease (each replica takes lease_size tokens at a time).
+	Mode string `yaml:"mode"`
+	// LeaseSize (lease_size) is the number of tokens a lease holds. Default 10.
+	LeaseSize int64 `yaml:"lease_size"`
+	// OnRedisDown (on_redis_down) is local (fall back to a per-replica limit,
+	// default) or fail_closed (refuse limited methods while Redis is down).
+	OnRedisDown string `yaml:"on_redis_down"`
+	// TrustedProxies (trusted_proxies) are CIDRs whose X-Forwarded-For and
+	// Forwarded headers are believed (parsed right to left). Default none:
+	// the client address is always the TCP peer.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Redis is a Redis connection.
+type Redis struct {
+	// Address (address) is host:port.
+	Address string `yaml:"address"`
+	// DB (db) is the database number. Default 0.
+	DB int64 `yaml:"db"`
+	// Prefix (prefix) namespaces every key. Default "portcullis:rl:".
+	Prefix string `yaml:"prefix"`
+	// Timeout (timeout) bounds one Redis call. Default 50ms.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Audit configures the audit log. Without it the gateway writes no audit
+// records.
+type Audit struct {
+	// QueueSize (queue_size) bounds the records waiting to be written.
+	// Default 65536.
+	QueueSize int64 `yaml:"queue_size"`
+	// OnFull (on_full) is block (backpressure, default) or drop (counted,
+	// with a gap record in the log).
+	OnFull string `yaml:"on_full"`
+	// File (file) writes JSON lines with hash chains.
+	File *AuditFile `yaml:"file"`
+	// Postgres (postgres) writes to a PostgreSQL table.
+	Postgres *AuditPostgres `yaml:"postgres"`
+}
+
+// AuditFile is the JSON-lines sink.
+type AuditFile struct {
+	// Path (path) of the active segment; rotated segments get a suffix.
+	Path string `yaml:"path"`
+	// MaxBytes (max_bytes) rotates the segment. Default 100 MiB.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// FsyncInterval (fsync_interval) bounds how much a crash can lose.
+	// Default 100ms; 0s syncs every batch.
+	FsyncInterval time.Duration `yaml:"fsync_interval"`
+}
+
+// AuditPostgres is the PostgreSQL sink.
+type AuditPostgres struct {
+	// DSN (dsn) is a libpq connection string or URL.
+	DSN string `yaml:"dsn"`
+	// Table (table) name. Default portcullis_audit.
+	Table string `yaml:"table"`
+}
+
+func (v *validator) limits(c *Config) {
+	if rl := c.RateLimits; rl != nil {
+		v.oneOf("rate_limits.store", rl.Store, "memory", "redis")
+		v.oneOf("rate_limits.mode", rl.Mode, "exact", "lease")
+		v.oneOf("rate_limits.on_redis_down", rl.OnRedisDown, "local", "fail_closed")
+		if rl.Store == "redis" && (rl.Redis == nil || rl.Redis.Address == "") {
+			v.add("rate_limits.redis.address", "required when store is redis")
+		}
+		if rl.Redis != nil && rl.Redis.Address != "" {
+			v.hostPort("rate_limits.redis.address", rl.Redis.Address, false)
+		}
+		if rl.LeaseSize < 0 {
+			v.add("rate_limits.lease_size", "must not be negative")
+		}
+		for i, p := range rl.TrustedProxies {
+			if _, err := netip.ParsePrefix(p); err != nil {
+				v.add(index("rate_limits.trusted_proxies", i), "invalid CIDR %q", p)
+			}
+		}
+	}
+	if a := c.Audit; a != nil {
+		v.oneOf("audit.on_full", a.OnFull, "block", "drop")
+		if a.File == nil && a.Postgres == nil {
+			v.add("audit", "configure at least one sink: file or postgres")
+		}
+		if a.File != nil && a.File.Path == "" {
+			v.add("audit.file.path", "required")
+		}
+		if a.Postgres != nil && a.Postgres.DSN == "" {
+			v.add("audit.postgres.dsn", "required")
+		}
+		if a.QueueSize < 0 {
+			v.add("audit.queue_size", "must not be negative")
+		}
+	}
+}
+
+func (rl *RateLimits) setDefaults() {
+	rl.Store, rl.Mode, rl.OnRedisDown, rl.LeaseSize = "memory", "exact", "local", 10
+}
+
+func (r *Redis) setDefaults() { r.Prefix, r.Timeout = "portcullis:rl:", 50*time.Millisecond }
+
+func (a *Audit) setDefaults() { a.QueueSize, a.OnFull = 65536, "block" }
+
+func (f *AuditFile) setDefaults() { f.MaxBytes, f.FsyncInterval = 100<<20, 100*time.Millisecond }
+
+func (p *AuditPostgres) setDefaults() { p.Table = "portcullis_audit" }
