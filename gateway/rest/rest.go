@@ -25,6 +25,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -63,6 +64,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, services []policy.S
 		runtime.WithOutgoingHeaderMatcher(outgoingMatcher),
 		runtime.WithOutgoingTrailerMatcher(outgoingMatcher),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithMetadata(annotate),
 		runtime.WithDisablePathLengthFallback(),
 	)
@@ -132,7 +134,47 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 			}
 		}
 	}
-	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+	hw := &errorWriter{ResponseWriter: w}
+	if st, ok := status.FromError(err); ok {
+		switch {
+		case st.Code() == codes.Unauthenticated:
+			hw.challenge = true
+		case st.Code() == codes.InvalidArgument && strings.Contains(st.Message(), "request body too large"):
+			hw.status = http.StatusRequestEntityTooLarge
+		}
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, hw, r, err)
+}
+
+// errorWriter adjusts what grpc-gateway's default error handler writes: a
+// proper Bearer challenge instead of the status message in
+// WWW-Authenticate, and 413 for bodies over the limit.
+type errorWriter struct {
+	http.ResponseWriter
+	challenge bool
+	status    int
+}
+
+func (w *errorWriter) WriteHeader(code int) {
+	if w.challenge {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="portcullis"`)
+	}
+	if w.status != 0 {
+		code = w.status
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// routingErrorHandler answers 405 (not grpc-gateway's 501) for a known path
+// with the wrong HTTP method; other routing errors keep the default.
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	if httpStatus == http.StatusMethodNotAllowed {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = w.Write([]byte(`{"code":12,"message":"method not allowed","details":[]}`))
+		return
+	}
+	runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 }
 
 // isReserved rejects metadata keys that gRPC or the gateway give meaning

@@ -102,7 +102,8 @@ func TestStrictJSON(t *testing.T) {
 		{"additional binding", "GET", "/v1/customers/alice/accounts", "", 200, codes.OK},
 		{"unknown field", "POST", "/v1/accounts/alice-checking/transfers", `{"amount_cents":5,"currency":"EUR","bogus":1}`, 400, codes.InvalidArgument},
 		{"malformed body", "POST", "/v1/accounts/alice-checking/transfers", `{"amount_cents":`, 400, codes.InvalidArgument},
-		{"body too large", "POST", "/v1/accounts/alice-checking/transfers", `{"memo":"` + strings.Repeat("x", 2048) + `"}`, 400, codes.InvalidArgument},
+		{"body too large", "POST", "/v1/accounts/alice-checking/transfers", `{"memo":"` + strings.Repeat("x", 2048) + `"}`, 413, codes.InvalidArgument},
+		{"wrong method", "DELETE", "/v1/ping", "", 405, codes.Unimplemented},
 		{"unknown route", "GET", "/v1/nope", "", 404, codes.NotFound},
 		{"backend error", "GET", "/v1/accounts/nope", "", 404, codes.NotFound},
 	}
