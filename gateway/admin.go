@@ -31,7 +31,11 @@ func (g *Gateway) buildMetrics() error {
 		Name: "portcullis_shadow_disagreements_total",
 		Help: "Calls the shadow candidate bundle decided differently from the live one, by method and direction.",
 	}, []string{"method", "direction"})
-	g.prom.MustRegister(m, g.upstream, g.shadowDisagree,
+	g.bundleEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portcullis_bundle_loads_total",
+		Help: "Policy bundle load events by stage and result (ok, error).",
+	}, []string{"stage", "result"})
+	g.prom.MustRegister(m, g.upstream, g.shadowDisagree, g.bundleEvents,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return nil
 }

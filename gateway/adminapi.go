@@ -33,7 +33,7 @@ type adminService struct {
 }
 
 func (a *adminService) GetStatus(context.Context, *adminv1.GetStatusRequest) (*adminv1.GetStatusResponse, error) {
-	st := a.g.policyStatus()
+	st := a.g.PolicyStatus()
 	return st, nil
 }
 
@@ -42,28 +42,28 @@ func (a *adminService) ListVersions(context.Context, *adminv1.ListVersionsReques
 }
 
 func (a *adminService) ActivateVersion(_ context.Context, r *adminv1.ActivateVersionRequest) (*adminv1.ActivateVersionResponse, error) {
-	if err := a.g.activateVersion(r.GetVersion()); err != nil {
+	if err := a.g.ActivateVersion(r.GetVersion()); err != nil {
 		return nil, err
 	}
-	return &adminv1.ActivateVersionResponse{ActiveVersion: a.g.id.engine.Load().Version()}, nil
+	return &adminv1.ActivateVersionResponse{ActiveVersion: a.g.id.Engine().Version()}, nil
 }
 
 func (a *adminService) Rollback(context.Context, *adminv1.RollbackRequest) (*adminv1.RollbackResponse, error) {
-	if err := a.g.rollback(); err != nil {
+	if err := a.g.Rollback(); err != nil {
 		return nil, err
 	}
-	return &adminv1.RollbackResponse{ActiveVersion: a.g.id.engine.Load().Version()}, nil
+	return &adminv1.RollbackResponse{ActiveVersion: a.g.id.Engine().Version()}, nil
 }
 
 func (a *adminService) SetShadow(_ context.Context, r *adminv1.SetShadowRequest) (*adminv1.SetShadowResponse, error) {
-	if err := a.g.setShadow(r.GetVersion()); err != nil {
+	if err := a.g.SetShadow(r.GetVersion()); err != nil {
 		return nil, err
 	}
 	return &adminv1.SetShadowResponse{ShadowVersion: r.GetVersion()}, nil
 }
 
 func (a *adminService) ClearShadow(context.Context, *adminv1.ClearShadowRequest) (*adminv1.ClearShadowResponse, error) {
-	a.g.clearShadow()
+	a.g.ClearShadow()
 	return &adminv1.ClearShadowResponse{}, nil
 }
 

@@ -47,6 +47,7 @@ type Gateway struct {
 	authn          *authn.Authenticator // nil without an identity block
 	upstream       *prometheus.CounterVec
 	shadowDisagree *prometheus.CounterVec
+	bundleEvents   *prometheus.CounterVec
 	unary          []grpc.UnaryServerInterceptor
 	stream         []grpc.StreamServerInterceptor
 
@@ -431,6 +432,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		_ = g.pool.Close()
 		if g.authn != nil {
 			_ = g.authn.Close()
+		}
+		if g.id.mgr != nil {
+			_ = g.id.mgr.Close()
 		}
 		if g.admin != nil {
 			_ = g.admin.Close()

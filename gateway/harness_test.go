@@ -139,6 +139,7 @@ type harness struct {
 	jwks  string // path of jwks.json
 	gw    *gateway.Gateway
 	keys  apiKeys
+	dir   string // the temp dir holding bundle.yaml, certificates, config
 
 	grpcAddr, httpAddr string
 
@@ -157,7 +158,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("devcerts.Generate(%q) = %v, want nil", dir, err)
 	}
 	h := &harness{t: t, files: files, iss: authntest.NewIssuer(issuerName, "ES256"), jwks: filepath.Join(dir, "jwks.json"),
-		conns: map[string]*grpc.ClientConn{}, https: map[string]*http.Client{}}
+		conns: map[string]*grpc.ClientConn{}, https: map[string]*http.Client{}, dir: dir}
 	if err := h.iss.WriteJWKS(h.jwks); err != nil {
 		t.Fatalf("WriteJWKS(%q) = %v, want nil", h.jwks, err)
 	}

@@ -2,8 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
-	"sync"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -20,183 +21,213 @@ import (
 	"github.com/portcullis/portcullis/policy"
 )
 
-// identity is the live policy state: the bundle and the engine compiled
-// from it, swapped together.
-type identity struct {
-	bundle atomic.Pointer[policy.Bundle]
-	engine atomic.Pointer[authz.Engine]
-	shadow atomic.Pointer[authz.Engine]
-	comp   *authz.Compiler
-
-	mu       sync.Mutex
-	versions []kept // newest last, at most maxVersions
-	lastErr  error
-	errAt    time.Time
-	disagree atomic.Int64
-}
-
-// kept is one good bundle version with its compiled engine.
-type kept struct {
+// live is the policy in force: a bundle and the engine compiled from it,
+// published together with one atomic store so a call never sees the API
+// keys of one version with the roles of another.
+type live struct {
 	bundle *policy.Bundle
 	engine *authz.Engine
 }
 
-// maxVersions is how many good versions are kept for rollback.
-const maxVersions = 10
+// identity is the live policy state behind the authentication and
+// authorization stages.
+type identity struct {
+	cur      atomic.Pointer[live]
+	shadow   atomic.Pointer[authz.Engine]
+	comp     *authz.Compiler
+	mgr      *bundle.Manager // nil without a bundle source
+	disagree atomic.Int64
+}
 
 // Engine implements authz.Source.
-func (id *identity) Engine() *authz.Engine { return id.engine.Load() }
+func (id *identity) Engine() *authz.Engine { return id.cur.Load().engine }
 
 // APIKey implements authn.KeySource from the live bundle.
 func (id *identity) APIKey(keyID string) (*policy.APIKey, bool) {
-	return id.bundle.Load().APIKey(keyID)
+	return id.cur.Load().bundle.APIKey(keyID)
 }
 
-// LoadBundle loads, validates and compiles a bundle file and makes it live.
-// A bundle that fails any check is not used and the previous one stays.
-func (g *Gateway) LoadBundle(path string) error {
-	b, err := bundle.Load(path, g.registry)
-	if err != nil {
-		g.id.failed(err)
-		return err
-	}
-	return g.activate(b)
-}
-
-func (id *identity) failed(err error) {
-	id.mu.Lock()
-	defer id.mu.Unlock()
-	id.lastErr, id.errAt = err, time.Now()
-}
-
-func (g *Gateway) policyStatus() *adminv1.GetStatusResponse {
-	id := g.id
-	b := id.bundle.Load()
-	st := &adminv1.GetStatusResponse{ActiveVersion: b.Version, Source: b.Source, LoadedUnix: b.LoadedAt.Unix(),
-		ShadowDisagreements: id.disagree.Load()}
-	if s := id.shadow.Load(); s != nil {
-		st.ShadowVersion = s.Version()
-	}
-	id.mu.Lock()
-	defer id.mu.Unlock()
-	if id.lastErr != nil {
-		st.LastError, st.LastErrorUnix = id.lastErr.Error(), id.errAt.Unix()
-	}
-	return st
-}
-
-func (g *Gateway) policyVersions() []*adminv1.Version {
-	g.id.mu.Lock()
-	defer g.id.mu.Unlock()
-	list := make([]*policy.Bundle, len(g.id.versions))
-	for i, k := range g.id.versions {
-		list[i] = k.bundle
-	}
-	return versionsOf(list, g.id.bundle.Load().Version)
-}
-
-func (g *Gateway) findVersion(version string) (kept, bool) {
-	g.id.mu.Lock()
-	defer g.id.mu.Unlock()
-	for i := len(g.id.versions) - 1; i >= 0; i-- {
-		if g.id.versions[i].bundle.Version == version {
-			return g.id.versions[i], true
-		}
-	}
-	return kept{}, false
-}
-
-func (g *Gateway) activateVersion(version string) error {
-	k, ok := g.findVersion(version)
-	if !ok {
-		return status.Error(codes.NotFound, "unknown bundle version")
-	}
-	g.id.bundle.Store(k.bundle)
-	g.id.engine.Store(k.engine)
-	g.log.Info("policy bundle activated", "version", version)
-	return nil
-}
-
-// rollback activates the newest kept version older than the live one.
-func (g *Gateway) rollback() error {
-	live := g.id.engine.Load()
-	g.id.mu.Lock()
-	var target *kept
-	for i := len(g.id.versions) - 1; i >= 0; i-- {
-		if g.id.versions[i].engine == live {
-			if i > 0 {
-				target = &g.id.versions[i-1]
-			}
-			break
-		}
-	}
-	g.id.mu.Unlock()
-	if target == nil {
-		return status.Error(codes.FailedPrecondition, "no older version to roll back to")
-	}
-	g.id.bundle.Store(target.bundle)
-	g.id.engine.Store(target.engine)
-	g.log.Warn("policy bundle rolled back", "version", target.bundle.Version)
-	return nil
-}
-
-func (g *Gateway) setShadow(version string) error {
-	k, ok := g.findVersion(version)
-	if !ok {
-		return status.Error(codes.NotFound, "unknown bundle version")
-	}
-	g.id.disagree.Store(0)
-	g.id.shadow.Store(k.engine)
-	return nil
-}
-
-func (g *Gateway) clearShadow() { g.id.shadow.Store(nil) }
-
-func (g *Gateway) activate(b *policy.Bundle) error {
+// compile turns a validated bundle into an engine, adding the operator's
+// grants from the configuration. It runs off the request path.
+func (g *Gateway) compile(b *policy.Bundle) (any, error) {
 	for i, gr := range g.cfg.Grants {
 		for _, p := range gr.Permissions {
 			if _, ok := g.registry.Permission(p); !ok {
-				return fmt.Errorf("gateway: grants[%d]: unknown permission %q", i, p)
+				return nil, fmt.Errorf("gateway: grants[%d]: unknown permission %q", i, p)
 			}
 		}
 		b.Grants = append(b.Grants, policy.Grant{Subject: gr.Subject, Permissions: gr.Permissions})
 	}
-	e, err := authz.NewEngine(g.registry, b, authz.WithCompiler(g.id.comp), authz.WithMessageResolver(g.messageDescriptor))
-	if err != nil {
-		g.id.failed(err)
-		return fmt.Errorf("gateway: bundle %s: %w", b.Source, err)
-	}
-	g.id.mu.Lock()
-	g.id.versions = append(g.id.versions, kept{bundle: b, engine: e})
-	if len(g.id.versions) > maxVersions {
-		g.id.versions = g.id.versions[len(g.id.versions)-maxVersions:]
-	}
-	g.id.lastErr = nil
-	g.id.mu.Unlock()
-	g.id.bundle.Store(b)
-	g.id.engine.Store(e)
+	return authz.NewEngine(g.registry, b, authz.WithCompiler(g.id.comp), authz.WithMessageResolver(g.messageDescriptor))
+}
+
+func (g *Gateway) publish(b *policy.Bundle, c any) {
+	g.id.cur.Store(&live{bundle: b, engine: c.(*authz.Engine)})
 	g.log.Info("policy bundle active", "version", b.Version, "source", b.Source, "roles", len(b.Roles), "api_keys", len(b.APIKeys))
+}
+
+// bundleSource builds the configured source, or nil for none.
+func (g *Gateway) bundleSource() (bundle.Source, error) {
+	c := g.cfg
+	var opts []bundle.SourceOption
+	if c.BundlePollInterval > 0 {
+		opts = append(opts, bundle.WithPollInterval(c.BundlePollInterval))
+	}
+	switch {
+	case c.Bundle != "":
+		return bundle.File(c.Bundle, opts...), nil
+	case c.BundleDir != "":
+		return bundle.Dir(c.BundleDir, opts...), nil
+	case c.BundleURL != "":
+		return bundle.HTTPS(c.BundleURL, &http.Client{Timeout: 15 * time.Second}, opts...)
+	}
+	return nil, nil
+}
+
+// startBundles loads the first bundle (failing start-up when it is bad)
+// and starts watching the source. Without a source the empty bundle is
+// live: no roles, so every protected method is denied.
+func (g *Gateway) startBundles(ctx context.Context) error {
+	g.id = &identity{comp: authz.NewCompiler()}
+	src, err := g.bundleSource()
+	if err != nil {
+		return fmt.Errorf("gateway: bundle source: %w", err)
+	}
+	if src == nil {
+		empty := &policy.Bundle{Version: "none", Source: "none", LoadedAt: time.Now()}
+		c, err := g.compile(empty)
+		if err != nil {
+			return err
+		}
+		g.publish(empty, c)
+		return nil
+	}
+	var keys []ed25519.PublicKey
+	for i, path := range g.cfg.BundleTrustedKeys {
+		k, err := bundle.ReadPublicKey(path)
+		if err != nil {
+			return fmt.Errorf("gateway: bundle_trusted_keys[%d]: %w", i, err)
+		}
+		keys = append(keys, k)
+	}
+	opts := []bundle.Option{bundle.WithLogger(g.log), bundle.WithEventFunc(func(e bundle.Event) {
+		result := "ok"
+		if e.Err != nil {
+			result = "error"
+		}
+		g.bundleEvents.WithLabelValues(e.Stage, result).Inc()
+	})}
+	if len(keys) > 0 {
+		opts = append(opts, bundle.WithTrustedKeys(keys...))
+	}
+	if g.cfg.BundleHistory > 0 {
+		opts = append(opts, bundle.WithHistory(int(g.cfg.BundleHistory)))
+	}
+	mgr, err := bundle.NewManager(src, g.registry, g.compile, g.publish, opts...)
+	if err != nil {
+		return fmt.Errorf("gateway: bundle: %w", err)
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("gateway: bundle: %w", err)
+	}
+	g.id.mgr = mgr
 	return nil
 }
 
 // Explain authorizes a call without making it, for `portcullis policy
 // explain` and the admin API.
 func (g *Gateway) Explain(m *policy.Method, in *authz.Input) *policy.Decision {
-	return g.id.engine.Load().Explain(m, in)
+	return g.id.Engine().Explain(m, in)
 }
 
-// identityStages builds the authentication and authorization stages from
-// the identity config, or returns nil (deny-by-default gate) without one.
-func (g *Gateway) identityStages() ([]Stage, error) {
-	g.id = &identity{comp: authz.NewCompiler()}
-	b := &policy.Bundle{Version: "empty", Source: "none"}
-	if g.cfg.Bundle != "" {
-		var err error
-		if b, err = bundle.Load(g.cfg.Bundle, g.registry); err != nil {
-			return nil, err
+// ReloadBundle fetches the bundle source now (normally changes are picked
+// up by watching and polling). A bad bundle is rejected and the live one
+// stays.
+func (g *Gateway) ReloadBundle(ctx context.Context) error {
+	if g.id.mgr == nil {
+		return status.Error(codes.FailedPrecondition, "no bundle source configured")
+	}
+	return g.id.mgr.Reload(ctx)
+}
+
+// PolicyStatus reports the live bundle, its source, the last load error
+// and the shadow state.
+func (g *Gateway) PolicyStatus() *adminv1.GetStatusResponse {
+	b := g.id.cur.Load().bundle
+	st := &adminv1.GetStatusResponse{ActiveVersion: b.Version, Source: b.Source, LoadedUnix: b.LoadedAt.Unix(),
+		ShadowDisagreements: g.id.disagree.Load()}
+	if s := g.id.shadow.Load(); s != nil {
+		st.ShadowVersion = s.Version()
+	}
+	if g.id.mgr != nil {
+		ms := g.id.mgr.Status()
+		st.Source = ms.Source
+		if ms.LastError != nil {
+			st.LastError, st.LastErrorUnix = ms.LastError.Error(), ms.LastErrorAt.Unix()
 		}
 	}
-	if err := g.activate(b); err != nil {
+	return st
+}
+
+func (g *Gateway) policyVersions() []*adminv1.Version {
+	if g.id.mgr == nil {
+		b := g.id.cur.Load().bundle
+		return []*adminv1.Version{{Version: b.Version, Author: b.Author, Message: b.Message, LoadedUnix: b.LoadedAt.Unix(), Active: true}}
+	}
+	vs := g.id.mgr.Versions()
+	out := make([]*adminv1.Version, 0, len(vs))
+	for i := len(vs) - 1; i >= 0; i-- { // newest first
+		v := vs[i]
+		out = append(out, &adminv1.Version{Version: v.Version, Author: v.Author, Message: v.Message, LoadedUnix: v.LoadedAt.Unix(), Active: v.Active})
+	}
+	return out
+}
+
+// ActivateVersion makes a kept bundle version live (see the admin API).
+func (g *Gateway) ActivateVersion(version string) error {
+	if g.id.mgr == nil {
+		return status.Error(codes.FailedPrecondition, "no bundle source configured")
+	}
+	if err := g.id.mgr.Activate(version); err != nil {
+		return status.Error(codes.NotFound, "unknown bundle version")
+	}
+	return nil
+}
+
+// Rollback makes the version before the live one live again.
+func (g *Gateway) Rollback() error {
+	if g.id.mgr == nil {
+		return status.Error(codes.FailedPrecondition, "no bundle source configured")
+	}
+	if err := g.id.mgr.Rollback(); err != nil {
+		return status.Error(codes.FailedPrecondition, "no older version to roll back to")
+	}
+	return nil
+}
+
+// SetShadow evaluates a kept version beside the live one on every call.
+func (g *Gateway) SetShadow(version string) error {
+	if g.id.mgr == nil {
+		return status.Error(codes.FailedPrecondition, "no bundle source configured")
+	}
+	_, c, ok := g.id.mgr.Compiled(version)
+	if !ok {
+		return status.Error(codes.NotFound, "unknown bundle version")
+	}
+	g.id.disagree.Store(0)
+	g.id.shadow.Store(c.(*authz.Engine))
+	g.log.Info("shadow bundle set", "version", version)
+	return nil
+}
+
+// ClearShadow stops shadow evaluation.
+func (g *Gateway) ClearShadow() { g.id.shadow.Store(nil) }
+
+// identityStages builds the authentication and authorization stages from
+// the identity config, or returns nil (the deny-by-default gate) without
+// one.
+func (g *Gateway) identityStages() ([]Stage, error) {
+	if err := g.startBundles(context.Background()); err != nil {
 		return nil, err
 	}
 	idc := g.cfg.Identity
@@ -253,15 +284,18 @@ func authnConfig(c *config.Identity) authn.Config {
 }
 
 // recordUnary and recordStream give every call a policy.Record that the
-// later stages fill in (and the audit stage will write).
+// later stages fill in (and the audit stage writes).
 func recordUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	if policy.RecordFrom(ctx) != nil {
-		return h(ctx, req) // ExplainCall brought its own
+		return h(ctx, req) // ExplainCall or the audit stage brought one
 	}
 	return h(policy.NewRecordContext(ctx, &policy.Record{}), req)
 }
 
 func recordStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if policy.RecordFrom(ss.Context()) != nil {
+		return h(srv, ss)
+	}
 	return h(srv, withContext(ss, policy.NewRecordContext(ss.Context(), &policy.Record{})))
 }
 

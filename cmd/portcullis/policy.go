@@ -10,13 +10,14 @@ import (
 	"text/tabwriter"
 
 	"github.com/portcullis/portcullis"
+	"github.com/portcullis/portcullis/gateway/bundle/bundlecli"
 	"github.com/portcullis/portcullis/policy"
 )
 
 // runPolicy dispatches `portcullis policy …`.
 func runPolicy(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: portcullis policy show|catalog|explain|validate|hash-key")
+		fmt.Fprintln(stderr, "usage: portcullis policy show|catalog|explain|validate|test|diff|sign|keygen|hash-key")
 		return 2
 	}
 	switch args[0] {
@@ -28,11 +29,25 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		return policyValidate(args[1:], stdout, stderr)
 	case "hash-key":
 		return policyHashKey(args[1:], stdout, stderr)
+	case "test", "diff":
+		reg, err := policy.NewRegistry(policy.Tables()...)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if args[0] == "test" {
+			return bundlecli.RunTest(args[1:], stdout, stderr, reg)
+		}
+		return bundlecli.RunDiff(args[1:], stdout, stderr, reg)
+	case "sign":
+		return policySign(args[1:], stdout, stderr)
+	case "keygen":
+		return policyKeygen(args[1:], stdout, stderr)
 	case "catalog":
 		_, _ = stdout.Write(portcullis.Catalog)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "portcullis policy: unknown command %q (want show, catalog, explain, validate or hash-key)\n", args[0])
+		fmt.Fprintf(stderr, "portcullis policy: unknown command %q (want show, catalog, explain, validate, test, diff, sign, keygen or hash-key)\n", args[0])
 		return 2
 	}
 }

@@ -84,7 +84,7 @@ func (s *httpSource) get(ctx context.Context, u string, prev cached, limit int64
 	if err != nil {
 		return cached{}, fmt.Errorf("bundle: fetch: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.Request != nil && resp.Request.URL.Scheme != "https" {
 		return cached{}, fmt.Errorf("bundle: %s: redirected to %s: refusing a non-https bundle source", u, resp.Request.URL.Redacted())
 	}

@@ -141,6 +141,14 @@ func TestHTTPSErrors(t *testing.T) {
 			}
 		})
 	}
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(bankYAML("v1")) }))
+	defer plain.Close()
+	redirect := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/bundle.yaml", http.StatusFound))
+	defer redirect.Close()
+	src, _ := HTTPS(redirect.URL+"/bundle.yaml", redirect.Client())
+	if _, err := src.Fetch(testContext(t)); err == nil || !strings.Contains(err.Error(), "refusing a non-https bundle source") {
+		t.Errorf("Fetch(redirect to http) = %v, want a refusal", err)
+	}
 	for _, u := range []string{"http://example.com/b.yaml", "ftp://x/b.yaml", "https:///b.yaml", "://"} {
 		if _, err := HTTPS(u, nil); err == nil {
 			t.Errorf("HTTPS(%q) = nil error, want an error", u)

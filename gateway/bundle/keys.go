@@ -142,7 +142,7 @@ func readKeyFile(path string, forbidden fs.FileMode, what, fix string) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %s: %w", what, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to flush
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %s: %w", what, err)

@@ -59,7 +59,9 @@ type entry struct {
 // (the gateway's *policy.Registry); compile turns a valid bundle into what
 // the request path uses (the gateway passes authz.NewEngine with a shared
 // Compiler) and activate publishes it, typically with an atomic pointer
-// store. NewManager does no I/O; call Start.
+// store. Both run on the Manager's goroutine (or the caller of Reload,
+// Activate, Rollback) while loads are serialized: they must not call
+// Reload, Activate or Rollback. NewManager does no I/O; call Start.
 func NewManager(src Source, cat Catalog, compile func(*policy.Bundle) (any, error), activate func(*policy.Bundle, any), opts ...Option) (*Manager, error) {
 	if src == nil || cat == nil || compile == nil || activate == nil {
 		return nil, errors.New("bundle: NewManager needs a source, a catalog, a compile and an activate function")

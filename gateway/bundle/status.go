@@ -220,3 +220,16 @@ func (m *Manager) reject(stage, source string, err error, content bool) {
 	m.o.log.Error("policy bundle rejected; the active version stays", "source", source, "stage", stage, "active", active, "err", err)
 	m.o.event(Event{Time: now, Stage: stage, Source: source, Err: err})
 }
+
+// Compiled returns a kept version's bundle and what compile made of it
+// (for example to evaluate it in shadow beside the active one).
+func (m *Manager) Compiled(version string) (*policy.Bundle, any, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.state.history) - 1; i >= 0; i-- {
+		if e := m.state.history[i]; e.info.Version == version {
+			return e.bundle, e.compiled, true
+		}
+	}
+	return nil, nil, false
+}

@@ -33,7 +33,7 @@ func watchDir(ctx context.Context, dir string, o sourceOptions, check func(force
 			err = w.Add(dir)
 		}
 		if err == nil {
-			defer w.Close()
+			defer func() { _ = w.Close() }()
 			events, errs = w.Events, w.Errors
 		} else if w != nil {
 			_ = w.Close()

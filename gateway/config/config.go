@@ -40,6 +40,21 @@ type Config struct {
 	// Bundle (bundle) is the policy bundle file: roles, subject bindings and
 	// API key hashes, validated against the compiled permission catalog.
 	Bundle string `yaml:"bundle"`
+	// BundleDir (bundle_dir) is a directory of bundle versions; the
+	// lexically last *.yaml is live. Exclusive with bundle and bundle_url.
+	BundleDir string `yaml:"bundle_dir"`
+	// BundleURL (bundle_url) is an https URL polled with ETag/If-None-Match.
+	BundleURL string `yaml:"bundle_url"`
+	// BundlePollInterval (bundle_poll_interval) is how often the bundle
+	// source is polled besides file watching. Default 10s (30s for a URL).
+	BundlePollInterval time.Duration `yaml:"bundle_poll_interval"`
+	// BundleTrustedKeys (bundle_trusted_keys) are Ed25519 public key files
+	// (PEM): when set, only bundles signed by one of them (FILE.sig, from
+	// `portcullis policy sign`) are accepted.
+	BundleTrustedKeys []string `yaml:"bundle_trusted_keys"`
+	// BundleHistory (bundle_history) is how many good versions are kept
+	// for rollback. Default 10.
+	BundleHistory int64 `yaml:"bundle_history"`
 	// Grants (grants) give permissions to service identities directly; the
 	// only way to hold an internal permission.
 	Grants []Grant `yaml:"grants"`

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"time"
 )
@@ -87,7 +88,7 @@ func (v *validator) identity(c *Config) {
 	if id.JWT && len(id.Issuers) == 0 {
 		v.add("identity.issuers", "jwt is enabled but no issuer is configured")
 	}
-	if id.APIKeys && c.Bundle == "" {
+	if id.APIKeys && c.Bundle == "" && c.BundleDir == "" && c.BundleURL == "" {
 		v.add("identity.api_keys", "API keys live in the policy bundle: set bundle")
 	}
 	if id.MaxTokenBytes < 0 {
@@ -113,9 +114,7 @@ func (v *validator) identity(c *Config) {
 			v.add(path+".jwks_url", "must be an https:// URL")
 		}
 	}
-	if c.Bundle != "" {
-		v.file("bundle", c.Bundle, true)
-	}
+	v.bundleSource(c)
 	for i, g := range c.Grants {
 		path := index("grants", i)
 		if g.Subject == "" {
@@ -124,5 +123,37 @@ func (v *validator) identity(c *Config) {
 		if len(g.Permissions) == 0 {
 			v.add(path+".permissions", "required")
 		}
+	}
+}
+
+func (v *validator) bundleSource(c *Config) {
+	n := 0
+	for _, s := range []string{c.Bundle, c.BundleDir, c.BundleURL} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		v.add("bundle", "set only one of bundle, bundle_dir and bundle_url")
+	}
+	if c.Bundle != "" {
+		v.file("bundle", c.Bundle, true)
+	}
+	if c.BundleDir != "" {
+		if st, err := os.Stat(c.BundleDir); err != nil || !st.IsDir() {
+			v.add("bundle_dir", "%q is not a directory", c.BundleDir)
+		}
+	}
+	if c.BundleURL != "" && !strings.HasPrefix(c.BundleURL, "https://") {
+		v.add("bundle_url", "must be an https:// URL")
+	}
+	if c.BundlePollInterval < 0 {
+		v.add("bundle_poll_interval", "must not be negative")
+	}
+	if c.BundleHistory < 0 {
+		v.add("bundle_history", "must not be negative")
+	}
+	for i, k := range c.BundleTrustedKeys {
+		v.file(index("bundle_trusted_keys", i), k, true)
 	}
 }

@@ -123,6 +123,10 @@ func (c *Config) resolve(dir string) {
 		abs(&c.Descriptors[i].Policy)
 	}
 	abs(&c.Bundle)
+	abs(&c.BundleDir)
+	for i := range c.BundleTrustedKeys {
+		abs(&c.BundleTrustedKeys[i])
+	}
 	if c.Audit != nil && c.Audit.File != nil {
 		abs(&c.Audit.File.Path)
 	}

@@ -103,7 +103,6 @@ func (j *judge) access(m *policy.Method, p *policy.Principal) access {
 // subject is a role or a bound identity whose access is compared.
 type subject struct {
 	kind, name string // kind: role, user, group, service, spiffe, api_key
-	label      string // extra words for the report, e.g. an API key's principal
 }
 
 // kindOrder sorts subjects in reports.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,6 +44,18 @@ type caller struct {
 	mtls, bound                           *bool
 }
 
+// key identifies the caller: records with equal keys are decided alike.
+func (c caller) key() string {
+	b := func(p *bool) string {
+		if p == nil {
+			return "?"
+		}
+		return fmt.Sprint(*p)
+	}
+	return fmt.Sprintf("%q %q %q %q %q %q %q %q %q %s %s", c.id, c.kind, c.tenant, c.spiffe, c.cred, c.keyID,
+		c.roles, c.groups, c.scopes, b(c.mtls), b(c.bound))
+}
+
 // maxAuditLine bounds one audit record.
 const maxAuditLine = 1 << 20
 
@@ -55,6 +68,7 @@ func weigh(files []string, since time.Duration, reg *policy.Registry, t *openTab
 	}
 	counts := map[key]int{}
 	callers := map[key]caller{}
+	worse := map[impact]int{}
 	for _, f := range files {
 		err := readAudit(f, func(line []byte) {
 			rep.Records++
@@ -68,7 +82,7 @@ func weigh(files []string, since time.Duration, reg *policy.Registry, t *openTab
 				if _, known := reg.Lookup(method); !known {
 					return // a method this build does not know: nothing to weigh
 				}
-				k := key{fmt.Sprintf("%q", c), method}
+				k := key{c.key(), method}
 				counts[k]++
 				callers[k] = c
 			}
@@ -86,15 +100,24 @@ func weigh(files []string, since time.Duration, reg *policy.Registry, t *openTab
 		case a == denied:
 			rep.Unreproducible += n
 		case b < a:
-			rep.Denied = append(rep.Denied, impact{Principal: c.id, Method: k.method, Calls: n, Now: b.String()})
+			// Records of one principal may differ in what they hold
+			// (kind, credential); the report counts per principal.
+			worse[impact{Principal: c.id, Method: k.method, Now: b.String()}] += n
 		}
+	}
+	for im, n := range worse {
+		im.Calls = n
+		rep.Denied = append(rep.Denied, im)
 	}
 	sort.Slice(rep.Denied, func(i, j int) bool {
 		x, y := rep.Denied[i], rep.Denied[j]
 		if x.Principal != y.Principal {
 			return x.Principal < y.Principal
 		}
-		return x.Method < y.Method
+		if x.Method != y.Method {
+			return x.Method < y.Method
+		}
+		return x.Now < y.Now
 	})
 	return rep, nil
 }
@@ -104,7 +127,7 @@ func readAudit(path string, each func([]byte)) error {
 	if err != nil {
 		return fmt.Errorf("policy diff: audit: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to flush
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), maxAuditLine)
 	for sc.Scan() {
@@ -225,27 +248,24 @@ func replay(j *judge, c caller, m *policy.Method) access {
 	return j.access(m, p)
 }
 
-func printAudit(w io.Writer, a *auditReport) {
-	fmt.Fprintf(w, "\naudit: %d records in %d files; %d allowed calls since %s (%s)", a.Records, len(a.Files), a.Allowed, a.From.Format(time.RFC3339), a.Since)
-	if a.Malformed > 0 {
-		fmt.Fprintf(w, "; %d malformed records skipped", a.Malformed)
-	}
-	if a.OutsideWindow > 0 {
-		fmt.Fprintf(w, "; %d records outside the window", a.OutsideWindow)
-	}
-	fmt.Fprintln(w)
+func printAudit(w *printer, a *auditReport) {
+	w.f("\naudit: %d records in %d files (malformed: %d, outside the window: %d); %d allowed calls since %s (%s)\n",
+		a.Records, len(a.Files), a.Malformed, a.OutsideWindow, a.Allowed, a.From.Format(time.RFC3339), a.Since)
 	if len(a.Denied) == 0 {
-		fmt.Fprintln(w, "no caller of the window would now be denied")
+		w.ln("no caller of the window would now be denied")
 	} else {
-		fmt.Fprintln(w, "callers of the window who would now be denied:")
-		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  PRINCIPAL\tMETHOD\tCALLS\tNOW")
+		w.ln("callers of the window who would now be denied:")
+		tw := tabwriter.NewWriter(w.w, 2, 4, 2, ' ', 0)
+		tp := &printer{w: tw}
+		tp.ln("  PRINCIPAL\tMETHOD\tCALLS\tNOW")
 		for _, d := range a.Denied {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", d.Principal, d.Method, d.Calls, d.Now)
+			tp.f("  %s\t%s\t%d\t%s\n", d.Principal, d.Method, d.Calls, d.Now)
 		}
-		_ = tw.Flush()
+		if err := errors.Join(tp.err, tw.Flush()); err != nil && w.err == nil {
+			w.err = err
+		}
 	}
 	if a.Unreproducible > 0 {
-		fmt.Fprintf(w, "%d allowed calls are not weighed: OLD does not allow them from what their records hold (e.g. token roles not recorded)\n", a.Unreproducible)
+		w.f("allowed calls not weighed: %d (OLD does not allow them from what their records hold, e.g. token roles that are not recorded)\n", a.Unreproducible)
 	}
 }

@@ -3,7 +3,6 @@ package bundlecli
 import (
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"sort"
 	"time"
@@ -56,6 +55,7 @@ type bundleRef struct {
 // files may be several (a shell glob). It returns 0 when the diff was
 // computed, 1 when an input is invalid, 2 for usage errors.
 func RunDiff(args []string, stdout, stderr io.Writer, reg *policy.Registry) int {
+	errs, out := &printer{w: stderr}, &printer{w: stdout}
 	fs := flag.NewFlagSet("policy diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var audits listFlag
@@ -63,7 +63,7 @@ func RunDiff(args []string, stdout, stderr io.Writer, reg *policy.Registry) int 
 	since := fs.Duration("since", 720*time.Hour, "audit window: records newer than this")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: portcullis policy diff OLD NEW [--audit FILE...] [--since 720h] [--json]")
+		errs.ln("usage: portcullis policy diff OLD NEW [--audit FILE...] [--since 720h] [--json]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -79,43 +79,46 @@ func RunDiff(args []string, stdout, stderr io.Writer, reg *policy.Registry) int 
 	}
 	old, err := bundle.Load(pos[0], reg)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		errs.ln(err)
 		return 1
 	}
 	nw, err := bundle.Load(pos[1], reg)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		errs.ln(err)
 		return 1
 	}
 	t, err := newOpenTables(reg)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		errs.ln(err)
 		return 1
 	}
 	jo, err := newJudge(t, old)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		errs.ln(err)
 		return 1
 	}
 	jn, err := newJudge(t, nw)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		errs.ln(err)
 		return 1
 	}
 	rep := diff(t, jo, jn)
 	rep.Old, rep.New = bundleRef{pos[0], old.Version}, bundleRef{pos[1], nw.Version}
 	if len(audits) > 0 {
 		if rep.Audit, err = weigh(audits, *since, reg, t, jo, jn); err != nil {
-			fmt.Fprintln(stderr, err)
+			errs.ln(err)
 			return 1
 		}
 	}
 	if *asJSON {
-		out, _ := json.MarshalIndent(rep, "", "  ")
-		fmt.Fprintln(stdout, string(out))
-		return 0
+		js, _ := json.MarshalIndent(rep, "", "  ") // plain structs: cannot fail
+		out.ln(string(js))
+	} else {
+		printDiff(out, rep)
 	}
-	printDiff(stdout, rep)
+	if out.err != nil {
+		return 1
+	}
 	return 0
 }
 
@@ -168,6 +171,9 @@ func diff(t *openTables, jo, jn *judge) *diffReport {
 }
 
 func judgeAccess(j *judge, s subject, m *policy.Method) access {
+	if m.Public {
+		return allowed // even with an unknown or disabled key: the call proceeds as anonymous
+	}
 	p := probe(s, j.b, m)
 	if p == nil {
 		return denied
@@ -196,8 +202,8 @@ func keyLabel(id string, bs ...*policy.Bundle) string {
 //	  + /pkg.Svc/Gained
 //	  - /pkg.Svc/Lost
 //	  ~ /pkg.Svc/Changed (allow → conditional)
-func printDiff(w io.Writer, rep *diffReport) {
-	fmt.Fprintf(w, "policy diff %s (%s) → %s (%s)\n", rep.Old.File, rep.Old.Version, rep.New.File, rep.New.Version)
+func printDiff(w *printer, rep *diffReport) {
+	w.f("policy diff %s (%s) → %s (%s)\n", rep.Old.File, rep.Old.Version, rep.New.File, rep.New.Version)
 	for _, s := range rep.Subjects {
 		head := s.Kind + " " + s.Name
 		if s.Label != "" {
@@ -206,27 +212,27 @@ func printDiff(w io.Writer, rep *diffReport) {
 		if s.OnlyIn != "" {
 			head += " (only in " + s.OnlyIn + ")"
 		}
-		fmt.Fprintf(w, "\n%s\n", head)
+		w.f("\n%s\n", head)
 		for _, c := range s.Changes {
 			switch {
 			case c.Old == "deny" && c.New == "allow":
-				fmt.Fprintf(w, "  + %s\n", c.Method)
+				w.f("  + %s\n", c.Method)
 			case c.Old == "deny":
-				fmt.Fprintf(w, "  + %s (%s)\n", c.Method, c.New)
+				w.f("  + %s (%s)\n", c.Method, c.New)
 			case c.New == "deny" && c.Old == "allow":
-				fmt.Fprintf(w, "  - %s\n", c.Method)
+				w.f("  - %s\n", c.Method)
 			case c.New == "deny":
-				fmt.Fprintf(w, "  - %s (was %s)\n", c.Method, c.Old)
+				w.f("  - %s (was %s)\n", c.Method, c.Old)
 			default:
-				fmt.Fprintf(w, "  ~ %s (%s → %s)\n", c.Method, c.Old, c.New)
+				w.f("  ~ %s (%s → %s)\n", c.Method, c.Old, c.New)
 			}
 		}
 	}
 	sm := rep.Summary
 	if sm.Subjects == 0 {
-		fmt.Fprintln(w, "\nno change in access")
+		w.ln("\nno change in access")
 	} else {
-		fmt.Fprintf(w, "\n%d subjects changed: %d methods gained, %d lost, %d changed\n", sm.Subjects, sm.Gained, sm.Lost, sm.Changed)
+		w.f("\n%d subjects changed: %d methods gained, %d lost, %d changed\n", sm.Subjects, sm.Gained, sm.Lost, sm.Changed)
 	}
 	if rep.Audit != nil {
 		printAudit(w, rep.Audit)

@@ -58,11 +58,12 @@ type check struct {
 // every case passed, 1 when one failed or an input is invalid, 2 for
 // usage errors. -v lists passing cases too.
 func RunTest(args []string, stdout, stderr io.Writer, reg *policy.Registry) int {
+	errs, out := &printer{w: stderr}, &printer{w: stdout}
 	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "list passing cases too")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: portcullis policy test BUNDLE TESTS [-v]")
+		errs.ln("usage: portcullis policy test BUNDLE TESTS [-v]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -75,17 +76,17 @@ func RunTest(args []string, stdout, stderr io.Writer, reg *policy.Registry) int 
 	}
 	b, err := bundle.Load(pos[0], reg)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		errs.ln(err)
 		return 1
 	}
 	eng, err := authz.NewEngine(reg, b)
 	if err != nil {
-		fmt.Fprintf(stderr, "policy test: %s: %v\n", pos[0], err)
+		errs.f("policy test: %s: %v\n", pos[0], err)
 		return 1
 	}
 	checks, err := loadSuite(pos[1], reg)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		errs.ln(err)
 		return 1
 	}
 	passed, failed := 0, 0
@@ -99,7 +100,7 @@ func RunTest(args []string, stdout, stderr io.Writer, reg *policy.Registry) int 
 		if got == c.expect && reasonOK {
 			passed++
 			if *verbose {
-				fmt.Fprintf(stdout, "--- PASS: %s (%s)\n", c.name, c.where)
+				out.f("--- PASS: %s (%s)\n", c.name, c.where)
 			}
 			continue
 		}
@@ -111,12 +112,12 @@ func RunTest(args []string, stdout, stderr io.Writer, reg *policy.Registry) int 
 		if d.FailedRequirement != "" {
 			got += " (" + d.FailedRequirement + ")"
 		}
-		fmt.Fprintf(stdout, "--- FAIL: %s (%s)\n", c.name, c.where)
-		fmt.Fprintf(stdout, "    method:    %s\n    expected:  %s\n    got:       %s\n    reason:    %s\n", c.method.FullMethod, want, got, d.Reason)
-		fmt.Fprintf(stdout, "    roles:     %s\n    effective: %s\n", list(d.Roles), list(d.Effective))
+		out.f("--- FAIL: %s (%s)\n", c.name, c.where)
+		out.f("    method:    %s\n    expected:  %s\n    got:       %s\n    reason:    %s\n", c.method.FullMethod, want, got, d.Reason)
+		out.f("    roles:     %s\n    effective: %s\n", list(d.Roles), list(d.Effective))
 	}
-	fmt.Fprintf(stdout, "%d passed, %d failed (bundle %s, %s)\n", passed, failed, b.Version, pos[1])
-	if failed > 0 {
+	out.f("%d passed, %d failed (bundle %s, %s)\n", passed, failed, b.Version, pos[1])
+	if failed > 0 || out.err != nil {
 		return 1
 	}
 	return 0
