@@ -28,6 +28,25 @@ type Bundle struct {
 	// the operator (never by a bundle). This is the only way to hold an
 	// internal permission.
 	Grants []Grant
+	// Overrides tighten the compiled policy of single methods, by full
+	// method name. They can never loosen it (the loader rejects that).
+	Overrides map[string]*Override
+}
+
+// Override tightens one method's compiled policy without a redeploy.
+type Override struct {
+	// Method is the full method name.
+	Method string
+	// Disabled refuses every call of the method (an emergency stop).
+	Disabled bool
+	// Permissions are required in addition to the compiled ones (all of
+	// them).
+	Permissions []string
+	// Condition is a CEL expression that must also hold.
+	Condition string
+	// RateLimit replaces the compiled limit; it is never looser (lower or
+	// equal rate, lower or equal burst, same key).
+	RateLimit *RateLimit
 }
 
 // Role is a named set of permissions.

@@ -46,19 +46,37 @@ import (
 	"github.com/portcullis/portcullis/policy"
 )
 
-// Catalog answers which permissions exist; *policy.Registry satisfies it.
+// Catalog answers which permissions and methods exist; *policy.Registry
+// satisfies it.
 type Catalog interface {
 	Permission(name string) (*policy.Permission, bool)
+	Lookup(fullMethod string) (*policy.Method, bool)
 }
 
 // file is the YAML shape of a bundle.
 type file struct {
-	Version  string          `yaml:"version"`
-	Author   string          `yaml:"author"`
-	Message  string          `yaml:"message"`
-	Roles    map[string]role `yaml:"roles"`
-	Bindings []binding       `yaml:"bindings"`
-	APIKeys  []apiKey        `yaml:"api_keys"`
+	Version   string              `yaml:"version"`
+	Author    string              `yaml:"author"`
+	Message   string              `yaml:"message"`
+	Roles     map[string]role     `yaml:"roles"`
+	Bindings  []binding           `yaml:"bindings"`
+	APIKeys   []apiKey            `yaml:"api_keys"`
+	Overrides map[string]override `yaml:"overrides"`
+}
+
+type override struct {
+	Disabled    bool       `yaml:"disabled"`
+	Public      *bool      `yaml:"public"`
+	Permissions []string   `yaml:"permissions"`
+	Condition   string     `yaml:"condition"`
+	RateLimit   *rateLimit `yaml:"rate_limit"`
+}
+
+type rateLimit struct {
+	PerSecond uint32 `yaml:"per_second"`
+	PerMinute uint32 `yaml:"per_minute"`
+	PerHour   uint32 `yaml:"per_hour"`
+	Burst     uint32 `yaml:"burst"`
 }
 
 type role struct {
@@ -114,7 +132,7 @@ func Parse(name string, data []byte, cat Catalog) (*policy.Bundle, error) {
 		return nil, fmt.Errorf("bundle: %s: %s", name, strings.TrimSpace(yaml.FormatError(err, false, false)))
 	}
 	tree, _ := parser.ParseBytes(data, 0)
-	v := &validator{name: name, tree: tree}
+	v := &validator{name: name, tree: tree, data: data}
 	b := v.build(&f, cat)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
@@ -126,6 +144,7 @@ func Parse(name string, data []byte, cat Catalog) (*policy.Bundle, error) {
 type validator struct {
 	name string
 	tree *ast.File
+	data []byte
 	errs []error
 }
 
@@ -136,6 +155,15 @@ func (v *validator) fail(path, format string, args ...any) {
 		if p, err := yaml.PathString(path); err == nil {
 			if n, err := p.FilterFile(v.tree); err == nil && n != nil && n.GetToken() != nil {
 				line = n.GetToken().Position.Line
+			}
+		}
+	}
+	if line == 0 {
+		// Keys go-yaml paths cannot address (quoted method names with '/'
+		// and '.'): find the key's line in the text.
+		if i := strings.Index(path, `"`); i >= 0 {
+			if j := strings.Index(path[i+1:], `"`); j > 0 {
+				line = lineOf(v.data, path[i+1:i+1+j])
 			}
 		}
 	}
@@ -200,6 +228,7 @@ func (v *validator) build(f *file, cat Catalog) *policy.Bundle {
 		}
 		b.Bindings = append(b.Bindings, policy.Binding{Roles: bd.Roles, Users: bd.Users, Groups: bd.Groups, Services: bd.Services, SPIFFE: bd.SPIFFE})
 	}
+	v.overrides(b, f, cat)
 	for i, k := range f.APIKeys {
 		if key := v.apiKey(fmt.Sprintf("$.api_keys[%d]", i), k, f, cat); key != nil {
 			if _, dup := b.APIKeys[key.ID]; dup {
@@ -266,4 +295,13 @@ func (v *validator) apiKey(at string, k apiKey, f *file, cat Catalog) *policy.AP
 		return nil
 	}
 	return out
+}
+
+// lineOf returns the 1-based line of the first occurrence of s, or 0.
+func lineOf(data []byte, s string) int {
+	i := strings.Index(string(data), s)
+	if i < 0 {
+		return 0
+	}
+	return strings.Count(string(data[:i]), "\n") + 1
 }

@@ -40,6 +40,7 @@ const (
 	FailedPermission  = "permission"
 	FailedCondition   = "condition"
 	FailedUnknownPlan = "unknown_method"
+	FailedDisabled    = "disabled"
 )
 
 // Verdict is the outcome of Decide. It holds no slices so that a decision
@@ -60,16 +61,19 @@ type Verdict struct {
 // the engine, safe for concurrent use, and allocates nothing unless a CEL
 // condition has to be evaluated.
 func (e *Engine) Decide(m *policy.Method, in *Input) Verdict {
+	pl, ok := e.plans[m]
+	if !ok {
+		return Verdict{Failed: FailedUnknownPlan}
+	}
+	if pl.disabled {
+		return Verdict{Failed: FailedDisabled}
+	}
 	if m.Public {
 		return Verdict{Allowed: true, Detail: "public"}
 	}
 	p := in.Principal
 	if p == nil || p.Kind == policy.KindAnonymous {
 		return Verdict{Failed: FailedUnauthentic}
-	}
-	pl, ok := e.plans[m]
-	if !ok {
-		return Verdict{Failed: FailedUnknownPlan}
 	}
 	if m.Credentials&p.Credential == 0 {
 		return Verdict{Failed: FailedCredential, Detail: p.Credential.String()}
@@ -104,10 +108,22 @@ func (e *Engine) Decide(m *policy.Method, in *Input) Verdict {
 			return Verdict{Failed: FailedPermission, Detail: e.names[pl.required[0]]}
 		}
 	}
+	for _, i := range pl.extra {
+		r := e.grantedBy(i, p, in)
+		if r == "" {
+			return Verdict{Failed: FailedPermission, Detail: e.names[i]}
+		}
+	}
 	if pl.cond != nil {
 		ok, err := e.eval(pl.cond, p, in)
 		if err != nil || !ok {
 			return Verdict{Failed: FailedCondition, Detail: m.Condition}
+		}
+	}
+	if pl.extraCond != nil {
+		ok, err := e.eval(pl.extraCond, p, in)
+		if err != nil || !ok {
+			return Verdict{Failed: FailedCondition, Detail: pl.extraSrc}
 		}
 	}
 	return v

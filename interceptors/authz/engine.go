@@ -26,6 +26,9 @@ type Engine struct {
 	spiffe   map[string][]*role
 	grants   map[string]bitset
 	plans    map[*policy.Method]*plan
+	// effective maps a compiled method to its overridden copy, for the
+	// stages that read limits (rate limiting).
+	overridden map[*policy.Method]*policy.Method
 }
 
 type bitset []uint64
@@ -40,10 +43,14 @@ type role struct {
 	src  string
 }
 
-// plan is a method's requirement in index form.
+// plan is a method's requirement in index form, bundle overrides applied.
 type plan struct {
-	required []int
-	cond     cel.Program
+	required  []int
+	cond      cel.Program
+	disabled  bool
+	extra     []int       // override: more permissions, all required
+	extraCond cel.Program // override: a condition that must also hold
+	extraSrc  string
 }
 
 // EngineOption configures NewEngine.
@@ -88,7 +95,8 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 	}
 	e := &Engine{version: b.Version, index: map[string]int{}, roles: map[string]*role{},
 		users: map[string][]*role{}, groups: map[string][]*role{}, services: map[string][]*role{},
-		spiffe: map[string][]*role{}, grants: map[string]bitset{}, plans: map[*policy.Method]*plan{}}
+		spiffe: map[string][]*role{}, grants: map[string]bitset{}, plans: map[*policy.Method]*plan{},
+		overridden: map[*policy.Method]*policy.Method{}}
 	for _, p := range reg.Permissions() {
 		e.index[p.Name] = len(e.names)
 		e.names = append(e.names, p.Name)
@@ -173,7 +181,55 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 		}
 		e.plans[m] = p
 	}
+	if err := e.applyOverrides(reg, b, o); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// applyOverrides folds the bundle's per-method overrides into the plans.
+func (e *Engine) applyOverrides(reg *policy.Registry, b *policy.Bundle, o engineOptions) error {
+	for name, ov := range b.Overrides {
+		m, ok := reg.Lookup(name)
+		if !ok {
+			return fmt.Errorf("authz: override %s: unknown method", name)
+		}
+		p := e.plans[m]
+		p.disabled = ov.Disabled
+		for _, perm := range ov.Permissions {
+			i, ok := e.index[perm]
+			if !ok {
+				return fmt.Errorf("authz: override %s: unknown permission %q", name, perm)
+			}
+			p.extra = append(p.extra, i)
+		}
+		if ov.Condition != "" {
+			md, err := o.resolve(m.RequestType)
+			if err != nil {
+				return fmt.Errorf("authz: override %s: request type %s: %w", name, m.RequestType, err)
+			}
+			if p.extraCond, err = o.compiler.Program(ov.Condition, md); err != nil {
+				return fmt.Errorf("authz: override %s: condition: %w", name, err)
+			}
+			p.extraSrc = ov.Condition
+		}
+		if ov.RateLimit != nil {
+			em := *m
+			em.RateLimit = ov.RateLimit
+			e.overridden[m] = &em
+			e.plans[&em] = p
+		}
+	}
+	return nil
+}
+
+// Effective returns the method with the bundle's overrides applied (a
+// tighter rate limit), or m itself when the bundle overrides nothing.
+func (e *Engine) Effective(m *policy.Method) *policy.Method {
+	if em, ok := e.overridden[m]; ok {
+		return em
+	}
+	return m
 }
 
 // Version returns the bundle version the engine was built from.

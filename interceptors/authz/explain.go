@@ -61,6 +61,8 @@ func reason(m *policy.Method, v Verdict) string {
 		return fmt.Sprintf("condition is false: %s", v.Detail)
 	case FailedUnknownPlan:
 		return "the method is not in the compiled policy"
+	case FailedDisabled:
+		return "the method is disabled by a bundle override"
 	}
 	return v.Failed
 }
