@@ -1,11 +1,13 @@
 package authz
 
 import (
+	"fmt"
 	"sync"
 
 	"cel.dev/cel-go/cel"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/portcullis/portcullis/policy"
 	"github.com/portcullis/portcullis/policy/expr"
 )
 
@@ -16,6 +18,64 @@ type Compiler struct {
 	mu       sync.Mutex
 	programs map[compileKey]cel.Program
 	envs     map[protoreflect.FullName]*cel.Env
+	bases    map[*policy.Registry]*basePlans
+}
+
+// basePlans is what an Engine needs from the compiled tables alone,
+// independent of the bundle: the permission index and every method's plan.
+// It is built once per registry and shared (read-only) by every engine.
+type basePlans struct {
+	names []string
+	index map[string]int
+	words int
+	plans map[*policy.Method]*plan
+}
+
+// base returns the registry's plans, building them on first use.
+func (c *Compiler) base(reg *policy.Registry, resolve func(string) (protoreflect.MessageDescriptor, error)) (*basePlans, error) {
+	c.mu.Lock()
+	b, ok := c.bases[reg]
+	c.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b = &basePlans{index: map[string]int{}, plans: map[*policy.Method]*plan{}}
+	for _, p := range reg.Permissions() {
+		b.index[p.Name] = len(b.names)
+		b.names = append(b.names, p.Name)
+	}
+	b.words = (len(b.names) + 63) / 64
+	for _, name := range reg.Methods() {
+		m, _ := reg.Lookup(name)
+		p := &plan{}
+		for _, perm := range m.Permissions {
+			i, ok := b.index[perm]
+			if !ok {
+				return nil, fmt.Errorf("authz: method %s: unknown permission %q", name, perm)
+			}
+			p.required = append(p.required, i)
+		}
+		if m.Condition != "" {
+			md, err := resolve(m.RequestType)
+			if err != nil {
+				return nil, fmt.Errorf("authz: method %s: request type %s: %w", name, m.RequestType, err)
+			}
+			if p.cond, err = c.Program(m.Condition, md); err != nil {
+				return nil, fmt.Errorf("authz: method %s: condition: %w", name, err)
+			}
+		}
+		b.plans[m] = p
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bases == nil {
+		c.bases = map[*policy.Registry]*basePlans{}
+	}
+	if prev, ok := c.bases[reg]; ok {
+		return prev, nil
+	}
+	c.bases[reg] = b
+	return b, nil
 }
 
 type compileKey struct {

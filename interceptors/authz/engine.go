@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"maps"
 	"math/bits"
 	"sort"
 
@@ -93,15 +94,13 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 	if b == nil {
 		b = &policy.Bundle{Version: "none"}
 	}
-	e := &Engine{version: b.Version, index: map[string]int{}, roles: map[string]*role{},
-		users: map[string][]*role{}, groups: map[string][]*role{}, services: map[string][]*role{},
-		spiffe: map[string][]*role{}, grants: map[string]bitset{}, plans: map[*policy.Method]*plan{},
-		overridden: map[*policy.Method]*policy.Method{}}
-	for _, p := range reg.Permissions() {
-		e.index[p.Name] = len(e.names)
-		e.names = append(e.names, p.Name)
+	base, err := o.compiler.base(reg, o.resolve)
+	if err != nil {
+		return nil, err
 	}
-	e.words = (len(e.names) + 63) / 64
+	e := &Engine{version: b.Version, index: base.index, names: base.names, words: base.words, plans: base.plans,
+		roles: map[string]*role{}, users: map[string][]*role{}, groups: map[string][]*role{}, services: map[string][]*role{},
+		spiffe: map[string][]*role{}, grants: map[string]bitset{}, overridden: map[*policy.Method]*policy.Method{}}
 	bitsOf := func(what string, perms []string) (bitset, error) {
 		bs := make(bitset, e.words)
 		for _, p := range perms {
@@ -160,27 +159,6 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 		}
 		e.grants[g.Subject] = bs
 	}
-	for _, name := range reg.Methods() {
-		m, _ := reg.Lookup(name)
-		p := &plan{}
-		for _, perm := range m.Permissions {
-			i, ok := e.index[perm]
-			if !ok {
-				return nil, fmt.Errorf("authz: method %s: unknown permission %q", name, perm)
-			}
-			p.required = append(p.required, i)
-		}
-		if m.Condition != "" {
-			md, err := o.resolve(m.RequestType)
-			if err != nil {
-				return nil, fmt.Errorf("authz: method %s: request type %s: %w", name, m.RequestType, err)
-			}
-			if p.cond, err = o.compiler.Program(m.Condition, md); err != nil {
-				return nil, fmt.Errorf("authz: method %s: condition: %w", name, err)
-			}
-		}
-		e.plans[m] = p
-	}
 	if err := e.applyOverrides(reg, b, o); err != nil {
 		return nil, err
 	}
@@ -189,13 +167,20 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 
 // applyOverrides folds the bundle's per-method overrides into the plans.
 func (e *Engine) applyOverrides(reg *policy.Registry, b *policy.Bundle, o engineOptions) error {
+	cloned := false
 	for name, ov := range b.Overrides {
 		m, ok := reg.Lookup(name)
 		if !ok {
 			return fmt.Errorf("authz: override %s: unknown method", name)
 		}
-		p := e.plans[m]
+		if !cloned {
+			e.plans, cloned = maps.Clone(e.plans), true // the base plans are shared: copy on write
+		}
+		cp := *e.plans[m]
+		p := &cp
+		e.plans[m] = p
 		p.disabled = ov.Disabled
+		p.extra = nil
 		for _, perm := range ov.Permissions {
 			i, ok := e.index[perm]
 			if !ok {
