@@ -36,7 +36,7 @@ func (g *Gateway) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInt
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(rec...),
 		stripStream,
-		requestid.StreamServerInterceptor(),
+		requestid.StreamServerInterceptor(requestid.WithoutMetadataRewrite()),
 		g.metrics.StreamServerInterceptor(),
 		resolve.StreamServerInterceptor(g.registry, resolve.WithAllow(gatewayOwned)),
 	}

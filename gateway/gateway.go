@@ -141,8 +141,10 @@ func (g *Gateway) buildRoutes() error {
 			}
 			creds[t] = credentials.NewTLS(rl.TLSConfig())
 		}
-		g.routes[r.Service] = &Route{Service: r.Service, Target: t, Timeout: r.Timeout,
+		rt := &Route{Service: r.Service, Target: t, Timeout: r.Timeout,
 			MaxRequestBytes: int(r.MaxRequestBytes), MaxResponseBytes: int(r.MaxResponseBytes)}
+		rt.opts = rt.callOptions()
+		g.routes[r.Service] = rt
 	}
 	connectTimeout := config.DefaultConnectTimeout
 	for _, r := range g.cfg.Routes {
@@ -237,7 +239,7 @@ func (g *Gateway) buildGRPC() {
 	g.grpcServer = grpc.NewServer(
 		grpc.Creds(inproc.NewCredentials(network)),
 		grpc.ForceServerCodecV2(proxy.Codec{}),
-		grpc.UnknownServiceHandler(g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}))),
+		grpc.UnknownServiceHandler(g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}, proxy.WithOutgoingMetadata(outgoingMetadata)))),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(maxReq),

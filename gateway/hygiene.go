@@ -18,8 +18,23 @@ import (
 // stripInternal removes internal metadata keys from calls that did not come
 // from the gateway's own REST front, so a gRPC client cannot claim to be a
 // REST call, another client address or a verified certificate.
+//
+// Only the keys some stage reads (policy.InternalKeys) are looked for here,
+// key by key without copying the metadata; any other key with the internal
+// prefix is harmless to the chain and removed from what backends receive
+// (outgoingMetadata).
 func stripInternal(ctx context.Context) context.Context {
 	if inproc.IsInternal(ctx) {
+		return ctx
+	}
+	present := false
+	for _, k := range policy.InternalKeys {
+		if len(metadata.ValueFromIncomingContext(ctx, k)) > 0 {
+			present = true
+			break
+		}
+	}
+	if !present {
 		return ctx
 	}
 	md, ok := metadata.FromIncomingContext(ctx)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/interceptors/requestid"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -24,6 +25,8 @@ type Route struct {
 	// MaxRequestBytes and MaxResponseBytes cap one message each way.
 	MaxRequestBytes  int
 	MaxResponseBytes int
+
+	opts []grpc.CallOption // per-call options, built once by callOptions
 }
 
 // router is the proxy's Director: it maps a full method name to its route's
@@ -46,10 +49,6 @@ func (r *router) Connect(ctx context.Context, fullMethod string) (context.Contex
 	if err != nil {
 		return nil, nil, err
 	}
-	// Internal keys are for the chain only; backends never see them.
-	if md, ok := metadata.FromOutgoingContext(ctx); ok && policy.StripInternal(md) {
-		ctx = metadata.NewOutgoingContext(ctx, md)
-	}
 	if _, has := ctx.Deadline(); !has && rt.Timeout > 0 {
 		// The child context is cancelled with its parent (the call's stream
 		// context) when the call ends, which also stops its timer.
@@ -57,7 +56,10 @@ func (r *router) Connect(ctx context.Context, fullMethod string) (context.Contex
 		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
 		_ = cancel
 	}
-	return ctx, limitedConn{ClientConnInterface: cc, opts: rt.callOptions()}, nil
+	if rt.opts == nil {
+		return ctx, cc, nil
+	}
+	return ctx, limitedConn{ClientConnInterface: cc, opts: rt.opts}, nil
 }
 
 func (rt *Route) callOptions() []grpc.CallOption {
@@ -79,4 +81,22 @@ type limitedConn struct {
 
 func (c limitedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	return c.ClientConnInterface.NewStream(ctx, desc, method, append(opts, c.opts...)...)
+}
+
+// outgoingMetadata edits each backend call's metadata (a fresh copy made by
+// the proxy): internal keys are for the chain only and never reach a
+// backend, and the request id and trace context are the ones the chain
+// resolved (the request-id stage does not rewrite incoming metadata, which
+// would cost a copy per call).
+func outgoingMetadata(ctx context.Context, md metadata.MD) {
+	policy.StripInternal(md)
+	if info, ok := requestid.FromContext(ctx); ok {
+		md[requestid.RequestIDKey] = []string{info.RequestID}
+		md[requestid.TraceParentKey] = []string{info.TraceParent}
+		if info.TraceState != "" {
+			md[requestid.TraceStateKey] = []string{info.TraceState}
+		} else {
+			delete(md, requestid.TraceStateKey)
+		}
+	}
 }

@@ -31,6 +31,10 @@ const (
 	KeyClientSubject = "x-portcullis-client-subject"
 )
 
+// InternalKeys lists every internal key a stage of the chain reads.
+var InternalKeys = []string{KeyTransport, KeyClientAddr, KeyRoute, KeyHTTPMethod, KeyTLSVersion,
+	KeyClientCertSHA256, KeyClientSPIFFE, KeyClientSubject}
+
 // Transport names.
 const (
 	TransportGRPC = "grpc"

@@ -59,13 +59,14 @@ func Handler(director Director, opts ...Option) grpc.StreamHandler {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &handler{director: director, compressionMatches: o.compressionMatches}
+	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing}
 	// The codec goes last so no user option can replace it.
 	h.callOptions = append(append([]grpc.CallOption{}, o.callOptions...), grpc.ForceCodecV2(Codec{}))
 	return h.handle
 }
 
 type handler struct {
+	outgoing           func(context.Context, metadata.MD)
 	director           Director
 	compressionMatches bool
 	callOptions        []grpc.CallOption // user options, then the codec
@@ -82,7 +83,11 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 	ctx, cancel := context.WithCancel(ss.Context())
 	defer cancel()
 	in, _ := metadata.FromIncomingContext(ctx)
-	ctx = metadata.NewOutgoingContext(ctx, forwardedMetadata(in))
+	out := forwardedMetadata(in)
+	if h.outgoing != nil {
+		h.outgoing(ctx, out)
+	}
+	ctx = metadata.NewOutgoingContext(ctx, out)
 
 	outCtx, conn, err := h.director.Connect(ctx, fullMethod)
 	if err != nil {

@@ -1,16 +1,19 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 )
 
 // Option configures Handler.
 type Option func(*options)
 
 type options struct {
+	outgoing           func(ctx context.Context, md metadata.MD)
 	callOptions        []grpc.CallOption
 	compressionMatches bool
 }
@@ -86,4 +89,12 @@ func WithMaxCallSendMsgSize(bytes int) PoolOption {
 // options and so may override them. Default: none.
 func WithDialOptions(opts ...grpc.DialOption) PoolOption {
 	return func(o *poolOptions) { o.dialOptions = append(o.dialOptions, opts...) }
+}
+
+// WithOutgoingMetadata lets the caller edit the backend call's request
+// metadata in place, after the hop's own keys are removed: f receives the
+// call's context and a fresh map it may change (set ids, delete keys).
+// Default: none. f is called concurrently.
+func WithOutgoingMetadata(f func(ctx context.Context, md metadata.MD)) Option {
+	return func(o *options) { o.outgoing = f }
 }

@@ -5,10 +5,11 @@ type Option func(*options)
 
 type options struct {
 	newTraceFlags string
+	rewrite       bool
 }
 
 func evaluateOptions(opts []Option) *options {
-	o := &options{newTraceFlags: "00"}
+	o := &options{newTraceFlags: "00", rewrite: true}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -29,3 +30,10 @@ func WithSampled(sampled bool) Option {
 		}
 	}
 }
+
+// WithoutMetadataRewrite keeps the incoming metadata as the client sent it
+// instead of replacing "x-request-id", "traceparent" and "tracestate" in it,
+// which saves copying the whole metadata on every call. Use it when the
+// next hop's outgoing metadata is built from FromContext instead (the
+// Portcullis gateway does this in its proxy). Default: rewrite.
+func WithoutMetadataRewrite() Option { return func(o *options) { o.rewrite = false } }

@@ -105,19 +105,29 @@ func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
 // returns ctx carrying it and the rewritten incoming metadata, and the
 // response header to send.
 func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
-	// FromIncomingContext returns a copy, which becomes the new incoming
-	// metadata; the caller's is never modified.
-	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		md = make(metadata.MD, 3)
+	var md metadata.MD
+	if o.rewrite {
+		// FromIncomingContext returns a copy, which becomes the new incoming
+		// metadata; the caller's is never modified.
+		var ok bool
+		if md, ok = metadata.FromIncomingContext(ctx); !ok {
+			md = make(metadata.MD, 3)
+		}
+	}
+	get := func(key string) []string {
+		if md != nil {
+			return md[key]
+		}
+		// Read only this key, without copying the whole metadata.
+		return metadata.ValueFromIncomingContext(ctx, key)
 	}
 
 	var clientID string
-	if v := md[RequestIDKey]; len(v) == 1 && validRequestID(v[0]) {
+	if v := get(RequestIDKey); len(v) == 1 && validRequestID(v[0]) {
 		clientID = v[0]
 	}
 	var tp string
-	if v := md[TraceParentKey]; len(v) == 1 {
+	if v := get(TraceParentKey); len(v) == 1 {
 		tp = v[0]
 	}
 	traceID, parentID, flags, continued := parseTraceParent(tp)
@@ -148,13 +158,17 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 	info.SpanID = info.TraceParent[36:52]
 	info.ParentSpanID = parentID
 	if continued {
-		info.TraceState = traceState(md[TraceStateKey])
+		info.TraceState = traceState(get(TraceStateKey))
 	}
 
 	// One backing array for every value slice set below; each slice is
 	// capped so that an append by a later reader cannot overwrite another.
 	vals := [...]string{info.RequestID, info.TraceParent, info.TraceState, info.RequestID}
 	vs := vals[:]
+	if !o.rewrite {
+		c.Context = ctx
+		return c, metadata.MD{RequestIDKey: vs[3:4:4]}
+	}
 	md[RequestIDKey] = vs[0:1:1]
 	md[TraceParentKey] = vs[1:2:2]
 	if info.TraceState != "" {

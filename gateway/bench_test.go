@@ -1,0 +1,103 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/portcullis/portcullis/examples/bank"
+	"github.com/portcullis/portcullis/gateway"
+	"github.com/portcullis/portcullis/gateway/config"
+	"github.com/portcullis/portcullis/gateway/proxy"
+	bankv1 "github.com/portcullis/portcullis/gen/examples/bank/v1"
+)
+
+// BenchmarkPing compares a public unary call made directly to the bank
+// backend with the same call through the gateway's full chain (plaintext
+// loopback both ways, one process), so the chain's cost shows as the
+// difference.
+func BenchmarkPing(b *testing.B) {
+	backend := startBankB(b)
+	dir := b.TempDir()
+	text := fmt.Sprintf("listeners:\n  grpc: {address: 127.0.0.1:0, plaintext: true}\nroutes:\n  - {service: examples.bank.v1.BankService, backend: %q, plaintext: true}\n", backend)
+	path := filepath.Join(dir, "gateway.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Parse(path, []byte(text))
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw, err := gateway.New(cfg, gateway.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := gw.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+	})
+	floor := startFloor(b, backend)
+	for _, target := range []struct{ name, addr string }{{"direct", backend}, {"proxy-only", floor}, {"gateway", gw.Addr("grpc").String()}} {
+		b.Run(target.name, func(b *testing.B) {
+			cc, err := grpc.NewClient(target.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Close()
+			c := bankv1.NewBankServiceClient(cc)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Ping(ctx, &bankv1.PingRequest{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func startBankB(b *testing.B) string {
+	b.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := bank.NewGRPCServer(bank.New())
+	go func() { _ = srv.Serve(lis) }()
+	b.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+// startFloor serves the bare proxy core (no interceptors) in front of
+// backend: the floor the gateway's chain is measured against.
+func startFloor(b *testing.B, backend string) string {
+	b.Helper()
+	cc, err := grpc.NewClient(backend, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cc.Close() })
+	srv := grpc.NewServer(grpc.ForceServerCodecV2(proxy.Codec{}), grpc.UnknownServiceHandler(proxy.Handler(
+		proxy.DirectorFunc(func(ctx context.Context, _ string) (context.Context, grpc.ClientConnInterface, error) {
+			return ctx, cc, nil
+		}))))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	b.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
