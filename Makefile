@@ -14,7 +14,7 @@ GOLANGCI_VERSION := v2.15.0
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: thirdparty
 thirdparty: ## Copy third-party proto files (google/api) from Go modules into third_party/ (git-ignored).
@@ -59,6 +59,13 @@ test: checkgenerate build tools ## Check gen/, then run every test (race detecto
 .PHONY: bench
 bench: ## Run the Go micro-benchmarks (allocations reported).
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+BENCH_PEERS ?= haproxy,nginx,caddy
+BENCH_FLAGS ?=
+
+.PHONY: bench-e2e
+bench-e2e: ## Side-by-side benchmark: direct, floor, gateway gRPC/REST, HAProxy, nginx, Caddy (writes bench/results/latest.md).
+	./bench/run.sh --peers=$(BENCH_PEERS) $(BENCH_FLAGS)
 
 .PHONY: demo
 demo: build ## Start the gateway and the bank demo backend with embedded defaults.

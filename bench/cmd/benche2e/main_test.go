@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestQuick builds the binaries from the working tree and runs the whole
+// harness in --quick mode (1 round of 1 s, no peers). It takes about a
+// minute, so it runs only with BENCH_E2E=1.
+func TestQuick(t *testing.T) {
+	if os.Getenv("BENCH_E2E") != "1" {
+		t.Skip("end-to-end benchmark skipped; run it with: BENCH_E2E=1 go test ./bench/cmd/benche2e -run TestQuick -v")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	out := filepath.Join(t.TempDir(), "quick.md")
+	rep, err := run(ctx, []string{"--quick", "--out", out}, io.Discard, testWriter{t})
+	if err != nil {
+		t.Fatalf("run(--quick) = %v, want nil", err)
+	}
+	want := []string{"direct", "floor", "portcullis-grpc", "portcullis-rest"}
+	if len(rep.rows) != len(want) {
+		t.Fatalf("run(--quick) reported %d targets, want %d", len(rep.rows), len(want))
+	}
+	for i, r := range rep.rows {
+		if r.name != want[i] {
+			t.Errorf("row %d = %q, want %q", i, r.name, want[i])
+		}
+		if r.note != "" || r.errors != 0 || !(r.rps > 0) {
+			t.Errorf("%s: note %q, errors %d (first: %s), %v req/s; want no note, no errors, req/s > 0",
+				r.name, r.note, r.errors, r.firstErr, r.rps)
+		}
+		if r.name != "direct" && (math.IsNaN(r.proxyCPU) || r.proxyCPU <= 0) {
+			t.Errorf("%s: proxy CPU %v µs/req, want > 0", r.name, r.proxyCPU)
+		}
+	}
+	for _, c := range []check{rep.gatewayFloor, rep.restGRPC} {
+		if !c.valid || !(c.value > 0) {
+			t.Errorf("check %q = %v (valid %v: %s), want a valid ratio > 0", c.label, c.value, c.valid, c.why)
+		}
+	}
+	md, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"| target | req/s | p50 added (µs) |", "| portcullis-rest |", "Targets from the issue", "CPUs (nproc)"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("%s does not contain %q", out, s)
+		}
+	}
+}
+
+// TestPercentile checks the nearest-rank percentile.
+func TestPercentile(t *testing.T) {
+	var lat []time.Duration
+	for i := 1; i <= 100; i++ {
+		lat = append(lat, time.Duration(i))
+	}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50}, {0.99, 99}, {1, 100}, {0.001, 1}} {
+		t.Run(fmt.Sprint(tc.q), func(t *testing.T) {
+			if got := percentile(lat, tc.q); got != tc.want {
+				t.Errorf("percentile(1..100, %v) = %v, want %v", tc.q, got, tc.want)
+			}
+		})
+	}
+	if got := percentile(nil, 0.5); got != 0 {
+		t.Errorf("percentile(nil, 0.5) = %v, want 0", got)
+	}
+}
+
+// TestParseStat checks /proc/PID/stat parsing with a command name holding
+// spaces and parentheses.
+func TestParseStat(t *testing.T) {
+	line := "4242 (a (b) c) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 70 0 0 20 0 3 0 1234 0 0\n"
+	ppid, ticks, err := parseStat([]byte(line))
+	if err != nil || ppid != 17 || ticks != 320 {
+		t.Errorf("parseStat(%q) = %d, %d, %v; want 17, 320, nil", line, ppid, ticks, err)
+	}
+}
+
+// testWriter sends the harness's progress lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
