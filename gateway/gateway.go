@@ -292,8 +292,13 @@ func (g *Gateway) buildHTTP() error {
 		_, _ = w.Write(g.opts.openAPI)
 	})
 	mux.Handle("/", front)
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c, only reachable on a loopback plaintext listener
 	g.httpServer = &http.Server{
 		Handler:           mux,
+		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
