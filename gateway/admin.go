@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/interceptors/metrics"
 )
 
@@ -48,6 +49,9 @@ func (g *Gateway) buildAdmin() {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.prom, promhttp.HandlerOpts{}))
+	if g.signer != nil {
+		mux.Handle("GET "+assertion.JWKSPath, g.signer) // keys backends verify assertions with
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

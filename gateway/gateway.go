@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/descriptors"
 	"github.com/portcullis/portcullis/gateway/inproc"
@@ -45,6 +46,7 @@ type Gateway struct {
 	prom           *prometheus.Registry
 	id             *identity
 	authn          *authn.Authenticator // nil without an identity block
+	signer         *assertion.Signer    // nil without an assertion block
 	upstream       *prometheus.CounterVec
 	shadowDisagree *prometheus.CounterVec
 	bundleEvents   *prometheus.CounterVec
@@ -101,6 +103,13 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	}
 	if err := g.buildTLS(); err != nil {
 		return nil, err
+	}
+	if a := cfg.Assertion; a != nil {
+		s, err := assertion.New(assertion.Config{Issuer: a.Issuer, KeyFile: a.KeyFile, Lifetime: a.Lifetime})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: assertion: %w", err)
+		}
+		g.signer = s
 	}
 	if err := g.buildMetrics(); err != nil {
 		return nil, err
@@ -239,7 +248,7 @@ func (g *Gateway) buildGRPC() {
 	g.grpcServer = grpc.NewServer(
 		grpc.Creds(inproc.NewCredentials(network)),
 		grpc.ForceServerCodecV2(proxy.Codec{}),
-		grpc.UnknownServiceHandler(g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}, proxy.WithOutgoingMetadata(outgoingMetadata)))),
+		grpc.UnknownServiceHandler(g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}, proxy.WithOutgoingMetadata(g.outgoingMetadata)))),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(maxReq),

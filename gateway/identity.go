@@ -62,8 +62,7 @@ func (g *Gateway) compile(b *policy.Bundle) (any, error) {
 }
 
 func (g *Gateway) publish(b *policy.Bundle, c any) {
-	g.id.cur.Store(&live{bundle: b, engine: c.(*authz.Engine)})
-	g.log.Info("policy bundle active", "version", b.Version, "source", b.Source, "roles", len(b.Roles), "api_keys", len(b.APIKeys))
+	g.id.cur.Store(&live{bundle: b, engine: c.(*authz.Engine)}) // the Manager logs the activation
 }
 
 // bundleSource builds the configured source, or nil for none.

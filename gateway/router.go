@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/interceptors/requestid"
 	"github.com/portcullis/portcullis/policy"
@@ -88,9 +89,19 @@ func (c limitedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, metho
 // backend, and the request id and trace context are the ones the chain
 // resolved (the request-id stage does not rewrite incoming metadata, which
 // would cost a copy per call).
-func outgoingMetadata(ctx context.Context, md metadata.MD) {
+func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 	policy.StripInternal(md)
-	if info, ok := requestid.FromContext(ctx); ok {
+	info, ok := requestid.FromContext(ctx)
+	if g.signer != nil {
+		// Signed after stripping, so a client can never supply one. A
+		// failure leaves the call without an assertion, which the backend
+		// refuses (fail closed).
+		method, _ := grpc.Method(ctx)
+		if err := g.signer.SetMetadata(md, assertion.For(policy.RecordFrom(ctx), method, info.RequestID)); err != nil {
+			g.log.Error("signing the identity assertion failed", "method", method, "err", err)
+		}
+	}
+	if ok {
 		md[requestid.RequestIDKey] = []string{info.RequestID}
 		md[requestid.TraceParentKey] = []string{info.TraceParent}
 		if info.TraceState != "" {

@@ -21,8 +21,10 @@ import (
 	"github.com/portcullis/portcullis"
 	"github.com/portcullis/portcullis/examples/bank"
 	"github.com/portcullis/portcullis/gateway"
+	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/devcerts"
+	"github.com/portcullis/portcullis/interceptors/backend"
 )
 
 // The demo is the one place outside examples/ that links the bank backend:
@@ -56,6 +58,9 @@ identity:
       jwks_file: jwks.json
       max_lifetime: 24h
 bundle: bundle.yaml
+assertion:
+  issuer: portcullis-demo
+  key_file: assertion-key.pem
 grants:
   - subject: spiffe://portcullis.local/svc/ledger
     permissions: [bank.ledger.reconcile, bank.transactions.import]
@@ -115,7 +120,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	backend, backendLis, err := startBank(files, *backendAddr)
+	jwks, err := demoAssertionKeys(*dir)
+	if err != nil {
+		fmt.Fprintln(stderr, "portcullis demo:", err)
+		return 1
+	}
+	backend, backendLis, err := startBank(files, *backendAddr, jwks)
 	if err != nil {
 		fmt.Fprintln(stderr, "portcullis demo:", err)
 		return 1
@@ -165,9 +175,33 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// startBank serves the bank demo backend over mTLS: it accepts only clients
-// with a certificate from the demo CA (the gateway's).
-func startBank(files *devcerts.Files, addr string) (*grpc.Server, net.Listener, error) {
+// demoAssertionKeys creates (once) the key the gateway signs identity
+// assertions with and returns the JWK Set the bank verifies them against
+// (the same document the gateway publishes on its admin listener at
+// /.well-known/portcullis-jwks.json).
+func demoAssertionKeys(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "assertion-key.pem")
+	if _, err := os.Stat(path); os.IsNotExist(err) {
+		key, err := assertion.GenerateKey(assertion.EdDSA)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, key, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	s, err := assertion.New(assertion.Config{Issuer: "portcullis-demo", KeyFile: path})
+	if err != nil {
+		return nil, err
+	}
+	return s.JWKS(), nil
+}
+
+// startBank serves the bank demo backend over mTLS (it accepts only clients
+// with a certificate from the demo CA: the gateway's) and with the
+// interceptors/backend verifier: a call without a valid assertion from the
+// gateway is refused, so there is no way around the gateway.
+func startBank(files *devcerts.Files, addr string, jwks []byte) (*grpc.Server, net.Listener, error) {
 	cert, err := tls.LoadX509KeyPair(files.Backend.Cert, files.Backend.Key)
 	if err != nil {
 		return nil, nil, err
@@ -186,7 +220,12 @@ func startBank(files *devcerts.Files, addr string) (*grpc.Server, net.Listener, 
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := bank.NewGRPCServer(bank.New(bank.WithTickTransactions(5*time.Second)), grpc.Creds(creds))
+	v, err := backend.New(backend.Config{Issuer: "portcullis-demo", JWKS: jwks}, backend.WithExemptMethods("/grpc.health.v1.Health/*"))
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := bank.NewGRPCServer(bank.New(bank.WithTickTransactions(5*time.Second)), grpc.Creds(creds),
+		grpc.ChainUnaryInterceptor(v.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(v.StreamServerInterceptor()))
 	go func() { _ = srv.Serve(lis) }()
 	return srv, lis, nil
 }

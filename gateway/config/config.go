@@ -58,6 +58,12 @@ type Config struct {
 	// Grants (grants) give permissions to service identities directly; the
 	// only way to hold an internal permission.
 	Grants []Grant `yaml:"grants"`
+	// Assertion (assertion) makes the gateway sign a short-lived identity
+	// assertion onto every forwarded call (metadata x-portcullis-assertion),
+	// which backends verify with interceptors/backend against the keys the
+	// admin listener publishes at /.well-known/portcullis-jwks.json.
+	// Without it no assertion is sent.
+	Assertion *Assertion `yaml:"assertion"`
 	// RateLimits (rate_limits) chooses where rate-limit counters live.
 	// Default: in memory, per replica.
 	RateLimits *RateLimits `yaml:"rate_limits"`

@@ -121,3 +121,31 @@ func (a *Audit) setDefaults() { a.QueueSize, a.OnFull = 65536, "block" }
 func (f *AuditFile) setDefaults() { f.MaxBytes, f.FsyncInterval = 100<<20, 100*time.Millisecond }
 
 func (p *AuditPostgres) setDefaults() { p.Table = "portcullis_audit" }
+
+// Assertion configures the identity assertions attached to forwarded calls.
+type Assertion struct {
+	// Issuer (issuer) is the gateway's id, the iss backends check.
+	// Default "portcullis".
+	Issuer string `yaml:"issuer"`
+	// KeyFile (key_file) is a PEM private key (Ed25519 or P-256; mode
+	// 0600); further PEM blocks are older keys still published. Default: a
+	// key generated at start (suits a single gateway only).
+	KeyFile string `yaml:"key_file"`
+	// Lifetime (lifetime) of each assertion. Default 30s, at most 5m.
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+func (a *Assertion) setDefaults() { a.Issuer, a.Lifetime = "portcullis", 30*time.Second }
+
+func (v *validator) assertion(c *Config) {
+	a := c.Assertion
+	if a == nil {
+		return
+	}
+	if a.KeyFile != "" {
+		v.file("assertion.key_file", a.KeyFile, true)
+	}
+	if a.Lifetime <= 0 || a.Lifetime > 5*time.Minute {
+		v.add("assertion.lifetime", "must be between 1s and 5m")
+	}
+}

@@ -127,6 +127,9 @@ func (c *Config) resolve(dir string) {
 	for i := range c.BundleTrustedKeys {
 		abs(&c.BundleTrustedKeys[i])
 	}
+	if c.Assertion != nil {
+		abs(&c.Assertion.KeyFile)
+	}
 	if c.Audit != nil && c.Audit.File != nil {
 		abs(&c.Audit.File.Path)
 	}

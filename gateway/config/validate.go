@@ -57,6 +57,7 @@ func (c *Config) Validate() error {
 	}
 	v.identity(c)
 	v.limits(c)
+	v.assertion(c)
 	for i, d := range c.Descriptors {
 		path := index("descriptors", i)
 		v.file(path+".file", d.File, true)

@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis/portcullis/examples/bank"
+	"github.com/portcullis/portcullis/interceptors/backend"
 )
 
 func main() {
@@ -57,6 +58,8 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	keyFile := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	caFile := fs.String("client-ca", "", "PEM CA bundle; if set, clients must present a certificate it signed")
 	tick := fs.Duration("tick", 0, "book a synthetic transaction on every account this often (0: off)")
+	jwks := fs.String("gateway-jwks", "", "gateway JWKS URL (https, or http on loopback); if set, every call must carry the gateway's identity assertion")
+	gwID := fs.String("gateway-id", "portcullis", "the gateway's assertion issuer (its assertion.issuer)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,9 +73,22 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 		return fmt.Errorf("bank-backend: %w", err)
 	}
 
+	unary := []grpc.UnaryServerInterceptor{logUnary(log)}
+	stream := []grpc.StreamServerInterceptor{logStream(log)}
+	if *jwks != "" {
+		// No bypass: only calls that came through the gateway carry a valid
+		// assertion (interceptors/backend).
+		v, err := backend.New(backend.Config{Issuer: *gwID, JWKSURL: *jwks},
+			backend.WithExemptMethods("/grpc.health.v1.Health/*"), backend.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		unary, stream = append(unary, v.UnaryServerInterceptor()), append(stream, v.StreamServerInterceptor())
+	}
 	b := bank.New(bank.WithTickTransactions(*tick))
 	gs := bank.NewGRPCServer(b, grpc.Creds(creds),
-		grpc.ChainUnaryInterceptor(logUnary(log)), grpc.ChainStreamInterceptor(logStream(log)))
+		grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...))
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
