@@ -52,6 +52,9 @@ func (g *Gateway) ExplainCall(ctx context.Context, fullMethod string, md metadat
 	}
 	chain := []grpc.UnaryServerInterceptor{stripUnary, resolve.UnaryServerInterceptor(g.registry)}
 	for _, s := range g.opts.stages {
+		if s.Name == "ratelimit" {
+			continue // explaining a call must not spend its rate-limit tokens
+		}
 		chain = append(chain, s.Unary)
 	}
 	if len(g.opts.stages) == 0 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -28,6 +29,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/tlsconfig"
 	"github.com/portcullis/portcullis/interceptors/authn"
 	"github.com/portcullis/portcullis/interceptors/metrics"
+	"github.com/portcullis/portcullis/interceptors/ratelimit"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -47,6 +49,8 @@ type Gateway struct {
 	id             *identity
 	authn          *authn.Authenticator // nil without an identity block
 	signer         *assertion.Signer    // nil without an assertion block
+	rlMetrics      *ratelimit.Metrics
+	redis          *redis.Client // nil unless rate limits live in Redis
 	upstream       *prometheus.CounterVec
 	shadowDisagree *prometheus.CounterVec
 	bundleEvents   *prometheus.CounterVec
@@ -119,7 +123,14 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		return nil, err
 	}
 	if len(g.opts.stages) == 0 {
-		g.opts.stages = stages
+		if stages == nil { // no identity: only public methods pass
+			stages = []Stage{{Name: "deny-protected", Unary: denyUnary, Stream: denyStream}}
+		}
+		rl, err := g.rateLimitStage()
+		if err != nil {
+			return nil, err
+		}
+		g.opts.stages = append(stages, rl)
 	}
 	g.unary, g.stream = g.chain()
 	g.buildGRPC()
@@ -451,6 +462,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		if g.id.mgr != nil {
 			_ = g.id.mgr.Close()
+		}
+		if g.redis != nil {
+			_ = g.redis.Close()
 		}
 		if g.admin != nil {
 			_ = g.admin.Close()

@@ -21,6 +21,9 @@ type Record struct {
 	// RateLimitKey and RateLimited describe the rate-limit stage's outcome.
 	RateLimitKey string
 	RateLimited  bool
+	// RateLimitDegraded is true when the shared limit store (Redis) was
+	// unreachable and the decision came from the fallback.
+	RateLimitDegraded bool
 	// Resource is the value of the method's resource field, if read.
 	Resource string
 	// Shadow is the shadow candidate's verdict, when a candidate bundle is

@@ -25,6 +25,10 @@ type RateLimits struct {
 	// Forwarded headers are believed (parsed right to left). Default none:
 	// the client address is always the TCP peer.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Shadow (shadow: true) counts and records every limit but refuses no
+	// call, whatever the method policies say: for trying limits out on
+	// live traffic (and for benchmarks). Default false.
+	Shadow bool `yaml:"shadow"`
 }
 
 // Redis is a Redis connection.

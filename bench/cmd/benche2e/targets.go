@@ -75,6 +75,8 @@ routes:
   - service: examples.bank.v1.BankService
     backend: "%s"
     plaintext: true
+# Ping's per-IP limit (50/s) would refuse the load generator: count, do not enforce.
+rate_limits: {shadow: true}
 log: {level: warn, format: text}
 `
 

@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/interceptors/authn"
+	"github.com/portcullis/portcullis/interceptors/ratelimit"
+	"github.com/portcullis/portcullis/interceptors/resolve"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// rateLimitStage builds the rate-limit stage: limits come from the method
+// policies (with the live bundle's tightening overrides); counters live in
+// memory per replica, or in Redis shared by every replica.
+func (g *Gateway) rateLimitStage() (Stage, error) {
+	rc := g.cfg.RateLimits
+	var store ratelimit.Store
+	local := ratelimit.NewMemory()
+	store = local
+	g.rlMetrics = ratelimit.NewMetrics()
+	if rc != nil && rc.Store == "redis" {
+		g.redis = redis.NewClient(&redis.Options{Addr: rc.Redis.Address, DB: int(rc.Redis.DB),
+			DialTimeout: rc.Redis.Timeout * 4, ReadTimeout: rc.Redis.Timeout, WriteTimeout: rc.Redis.Timeout})
+		r := ratelimit.NewRedis(g.redis, ratelimit.WithPrefix(rc.Redis.Prefix))
+		var primary ratelimit.Store = r
+		if rc.Mode == "lease" {
+			primary = ratelimit.NewLeasing(r, ratelimit.WithLeaseSize(int(rc.LeaseSize)))
+		}
+		mode := ratelimit.FallbackLocal
+		if rc.OnRedisDown == "fail_closed" {
+			mode = ratelimit.FailClosed
+		}
+		store = ratelimit.NewFallback(primary, local, mode,
+			ratelimit.WithTimeout(rc.Redis.Timeout),
+			ratelimit.WithFallbackMetrics(g.rlMetrics),
+			ratelimit.WithOnDegraded(func(degraded bool, err error) {
+				if degraded {
+					g.log.Warn("rate limits: Redis unreachable; using the fallback", "mode", mode.String(), "err", err)
+				} else {
+					g.log.Info("rate limits: Redis is back")
+				}
+			}))
+	}
+	var proxies []netip.Prefix
+	shadow := rc != nil && rc.Shadow
+	if rc != nil {
+		for i, p := range rc.TrustedProxies {
+			pr, err := netip.ParsePrefix(p)
+			if err != nil {
+				return Stage{}, fmt.Errorf("gateway: rate_limits.trusted_proxies[%d]: %w", i, err)
+			}
+			proxies = append(proxies, pr)
+		}
+	}
+	opts := []ratelimit.Option{
+		ratelimit.WithMethodFunc(resolve.FromContext),
+		ratelimit.WithPrincipalFunc(authn.FromContext),
+		ratelimit.WithRequestFunc(requestFromContext),
+		ratelimit.WithTrustInternalMetadata(true),
+		ratelimit.WithTrustedProxies(proxies),
+		ratelimit.WithMetrics(g.rlMetrics),
+		ratelimit.WithDecisionFunc(func(ctx context.Context, d ratelimit.Decision) {
+			if rec := policy.RecordFrom(ctx); rec != nil && d.Result.Degraded {
+				rec.RateLimitDegraded = true
+			}
+		}),
+		ratelimit.WithLimitFunc(func(_ context.Context, m *policy.Method) *policy.RateLimit {
+			rl := g.id.Engine().Effective(m).RateLimit
+			if rl != nil && shadow && !rl.Shadow {
+				cp := *rl
+				cp.Shadow = true
+				return &cp
+			}
+			return rl
+		}),
+	}
+	if err := g.prom.Register(g.rlMetrics); err != nil {
+		return Stage{}, fmt.Errorf("gateway: rate-limit metrics: %w", err)
+	}
+	return Stage{Name: "ratelimit", Unary: ratelimit.UnaryServerInterceptor(store, opts...),
+		Stream: ratelimit.StreamServerInterceptor(store, opts...)}, nil
+}
