@@ -52,6 +52,7 @@ type gatewayConfig struct {
 	routes          []route
 	descriptors     bool   // add the interop descriptor set and policy
 	shutdownTimeout string // default 5s
+	extra           string // more top-level YAML, appended as is
 }
 
 func (c gatewayConfig) yaml() string {
@@ -79,6 +80,7 @@ func (c gatewayConfig) yaml() string {
 		shutdown = "5s"
 	}
 	fmt.Fprintf(&b, "shutdown_timeout: %s\nlog: {level: info, format: json}\n", shutdown)
+	b.WriteString(c.extra)
 	return b.String()
 }
 
