@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/interceptors/audit"
 	"github.com/portcullis/portcullis/interceptors/resolve"
 )
 
@@ -83,6 +84,7 @@ func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 			return errMalformed
 		}
 		w.WrappedContext = context.WithValue(ss.Context(), requestKey{}, msg)
+		audit.SetRequest(ss.Context(), msg) // request fields for the audit record
 	}
 	return h(srv, rs)
 }

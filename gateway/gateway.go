@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/gateway/rest"
 	"github.com/portcullis/portcullis/gateway/tlsconfig"
+	"github.com/portcullis/portcullis/interceptors/audit"
 	"github.com/portcullis/portcullis/interceptors/authn"
 	"github.com/portcullis/portcullis/interceptors/metrics"
 	"github.com/portcullis/portcullis/interceptors/ratelimit"
@@ -50,6 +51,7 @@ type Gateway struct {
 	authn          *authn.Authenticator // nil without an identity block
 	signer         *assertion.Signer    // nil without an assertion block
 	rlMetrics      *ratelimit.Metrics
+	audit          *audit.Logger // nil without an audit block
 	redis          *redis.Client // nil unless rate limits live in Redis
 	upstream       *prometheus.CounterVec
 	shadowDisagree *prometheus.CounterVec
@@ -130,7 +132,15 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		if err != nil {
 			return nil, err
 		}
-		g.opts.stages = append(stages, rl)
+		stages = append(stages, rl)
+		au, ok, err := g.auditStage()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			stages = append([]Stage{au}, stages...) // outermost: refused calls are recorded too
+		}
+		g.opts.stages = stages
 	}
 	g.unary, g.stream = g.chain()
 	g.buildGRPC()
@@ -454,6 +464,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		g.adminGRPC.Stop()
+		if g.audit != nil {
+			_ = g.audit.Close() // flushes every record of the drained calls
+		}
 		_ = g.adminConn.Close()
 		_ = g.memConn.Close()
 		_ = g.pool.Close()

@@ -152,6 +152,14 @@ type harness struct {
 // stop when the test ends.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, "")
+}
+
+// newHarnessWith is newHarness with more top-level configuration (extra is
+// YAML appended to the gateway config; relative paths resolve in the temp
+// dir).
+func newHarnessWith(t *testing.T, extra string) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	files, err := devcerts.Generate(dir, devcerts.WithClients("user/teller", "svc/ledger"))
 	if err != nil {
@@ -175,7 +183,7 @@ func newHarness(t *testing.T) *harness {
 
 	backend := startBank(t)
 	path := filepath.Join(dir, "gateway.yaml")
-	text := fmt.Sprintf(gatewayConfig, backend)
+	text := fmt.Sprintf(gatewayConfig, backend) + extra
 	writeFile(t, path, text)
 	cfg, err := config.Parse(path, []byte(text))
 	if err != nil {

@@ -58,6 +58,8 @@ identity:
       jwks_file: jwks.json
       max_lifetime: 24h
 bundle: bundle.yaml
+audit:
+  file: {dir: audit}
 assertion:
   issuer: portcullis-demo
   key_file: assertion-key.pem

@@ -3,7 +3,8 @@
 //	portcullis serve --config FILE     run the gateway
 //	portcullis demo                    run the gateway and the bank demo backend
 //	portcullis dev certs DIR           create a local development CA and certificates
-//	portcullis policy show|catalog     inspect the compiled-in policy tables
+//	portcullis policy …                inspect, test, diff and sign policy
+//	portcullis audit verify|review     check and review the audit log
 //	portcullis version                 print the version
 package main
 
@@ -37,6 +38,9 @@ commands:
   dev certs DIR         create a local CA and certificates for the demo and tests
   policy show           list the compiled-in method policies (--method M for one, --json)
   policy catalog        print the JSON permission catalog
+  policy explain|validate|test|diff|sign|keygen|hash-key   policy tooling (docs/bundle.md)
+  audit verify FILE...  check the audit log's hash chains
+  audit review          unused permissions, unexercised roles, denied attempts (docs/audit.md)
   version               print the version
 `
 
@@ -54,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDev(args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "portcullis", policygen.Version)
 		return 0

@@ -129,6 +129,8 @@ Inspect:
   %[7]s https://%[2]s/openapi.json
   curl -s http://%[3]s/metrics | grep portcullis_requests_total
   portcullis policy show
+  portcullis audit verify %[4]s/audit/*.jsonl
+  portcullis audit review --bundle %[4]s/bundle.yaml --since 1h %[4]s/audit/*.jsonl
   portcullis policy explain --config %[4]s/gateway.yaml --method /%[6]s/ListAccounts --token "$(cat %[4]s/tokens/auditor.jwt)"
 `, grpcAddr, httpAddr, adminAddr, d, g, svc, c, tok("teller"), tok("auditor"), tok("customer"), tok("narrowed"),
 		files.Clients["user/teller"].Cert, files.Clients["user/teller"].Key, tok("bound"),

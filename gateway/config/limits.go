@@ -60,8 +60,9 @@ type Audit struct {
 
 // AuditFile is the JSON-lines sink.
 type AuditFile struct {
-	// Path (path) of the active segment; rotated segments get a suffix.
-	Path string `yaml:"path"`
+	// Dir (dir) holds the segments (audit-<time>-<n>.jsonl); each is sealed
+	// with a final hash when it is rotated. Created if missing.
+	Dir string `yaml:"dir"`
 	// MaxBytes (max_bytes) rotates the segment. Default 100 MiB.
 	MaxBytes int64 `yaml:"max_bytes"`
 	// FsyncInterval (fsync_interval) bounds how much a crash can lose.
@@ -102,8 +103,8 @@ func (v *validator) limits(c *Config) {
 		if a.File == nil && a.Postgres == nil {
 			v.add("audit", "configure at least one sink: file or postgres")
 		}
-		if a.File != nil && a.File.Path == "" {
-			v.add("audit.file.path", "required")
+		if a.File != nil && a.File.Dir == "" {
+			v.add("audit.file.dir", "required")
 		}
 		if a.Postgres != nil && a.Postgres.DSN == "" {
 			v.add("audit.postgres.dsn", "required")

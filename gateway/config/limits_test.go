@@ -15,7 +15,7 @@ func TestLimitsAndAudit(t *testing.T) {
   trusted_proxies: [10.0.0.0/8]
 audit:
   on_full: drop
-  file: {path: audit.jsonl}
+  file: {dir: audit}
 `))
 	if err != nil {
 		t.Fatalf("Parse() = %v, want nil", err)
@@ -24,7 +24,7 @@ audit:
 	if rl.Mode != "exact" || rl.OnRedisDown != "local" || rl.LeaseSize != 10 || rl.Redis.Timeout != 50*time.Millisecond || rl.Redis.Prefix != "portcullis:rl:" {
 		t.Errorf("RateLimits = %+v, want defaults filled", rl)
 	}
-	if a.QueueSize != 65536 || a.OnFull != "drop" || a.File.MaxBytes != 100<<20 || !strings.HasSuffix(a.File.Path, "audit.jsonl") {
+	if a.QueueSize != 65536 || a.OnFull != "drop" || a.File.MaxBytes != 100<<20 || !strings.HasSuffix(a.File.Dir, "audit") {
 		t.Errorf("Audit = %+v / %+v, want defaults and a resolved path", a, a.File)
 	}
 	for _, tt := range []struct{ name, src, want string }{
@@ -32,7 +32,7 @@ audit:
 		{"redis without address", "rate_limits: {store: redis}\n", "rate_limits.redis.address: required when store is redis"},
 		{"bad cidr", "rate_limits: {trusted_proxies: [10.0.0.0/40]}\n", `rate_limits.trusted_proxies[0]: invalid CIDR "10.0.0.0/40"`},
 		{"no sink", "audit: {on_full: block}\n", "audit: configure at least one sink"},
-		{"bad policy", "audit: {on_full: panic, file: {path: a.jsonl}}\n", `audit.on_full: invalid value "panic"`},
+		{"bad policy", "audit: {on_full: panic, file: {dir: a}}\n", `audit.on_full: invalid value "panic"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("g.yaml", []byte(minimal+tt.src))

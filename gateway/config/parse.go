@@ -131,7 +131,7 @@ func (c *Config) resolve(dir string) {
 		abs(&c.Assertion.KeyFile)
 	}
 	if c.Audit != nil && c.Audit.File != nil {
-		abs(&c.Audit.File.Path)
+		abs(&c.Audit.File.Dir)
 	}
 	if c.Identity != nil {
 		for i := range c.Identity.Issuers {
