@@ -23,7 +23,7 @@ func (g *Gateway) rateLimitStage() (Stage, error) {
 	store = local
 	g.rlMetrics = ratelimit.NewMetrics()
 	if rc != nil && rc.Store == "redis" {
-		g.redis = redis.NewClient(&redis.Options{Addr: rc.Redis.Address, DB: int(rc.Redis.DB),
+		g.redis = redis.NewClient(&redis.Options{Addr: rc.Redis.Address, DB: int(rc.Redis.DB), ContextTimeoutEnabled: true,
 			DialTimeout: rc.Redis.Timeout * 4, ReadTimeout: rc.Redis.Timeout, WriteTimeout: rc.Redis.Timeout})
 		r := ratelimit.NewRedis(g.redis, ratelimit.WithPrefix(rc.Redis.Prefix))
 		var primary ratelimit.Store = r
