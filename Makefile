@@ -56,6 +56,10 @@ test: checkgenerate build tools ## Check gen/, then run every test (race detecto
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 10s).
+	./scripts/fuzz.sh
+
 .PHONY: bench
 bench: ## Run the Go micro-benchmarks (allocations reported).
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...

@@ -37,6 +37,12 @@ func ParseAPIKey(key string) (id, secret string, err error) {
 			return "", "", ErrMalformedAPIKey
 		}
 	}
+	for i := 0; i < len(secret); i++ { // base64url alphabet only (the decoder would skip CR/LF)
+		c := secret[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", "", ErrMalformedAPIKey
+		}
+	}
 	if _, err := base64.RawURLEncoding.DecodeString(secret); err != nil {
 		return "", "", ErrMalformedAPIKey
 	}

@@ -127,11 +127,10 @@ func Parse(name string, data []byte, cat Catalog) (*policy.Bundle, error) {
 	if len(data) > maxFileBytes {
 		return nil, fmt.Errorf("bundle: %s: larger than %d bytes", name, maxFileBytes)
 	}
-	var f file
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.DisallowUnknownField()); err != nil {
+	f, tree, err := decode(data)
+	if err != nil {
 		return nil, fmt.Errorf("bundle: %s: %s", name, strings.TrimSpace(yaml.FormatError(err, false, false)))
 	}
-	tree, _ := parser.ParseBytes(data, 0)
 	v := &validator{name: name, tree: tree, data: data}
 	b := v.build(&f, cat)
 	if len(v.errs) > 0 {
@@ -304,4 +303,20 @@ func lineOf(data []byte, s string) int {
 		return 0
 	}
 	return strings.Count(string(data[:i]), "\n") + 1
+}
+
+// decode parses data strictly. go-yaml can panic on some malformed input
+// (a tagged empty value, e.g. "bindings: !0", in v1.19.2); a bundle source
+// must never crash the gateway, so a panic becomes an error.
+func decode(data []byte) (f file, tree *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML (the parser failed: %v)", r)
+		}
+	}()
+	if err = yaml.UnmarshalWithOptions(data, &f, yaml.DisallowUnknownField()); err != nil {
+		return f, nil, err
+	}
+	tree, _ = parser.ParseBytes(data, 0)
+	return f, tree, nil
 }
