@@ -6,8 +6,11 @@
 // Chain order, outermost first, for both transports:
 //
 //	recovery → strip internal keys → request id/trace → metrics →
-//	method resolution (unknown: Unimplemented) → authentication →
-//	authorization → rate limit → audit → size limits → director
+//	method resolution (unknown: Unimplemented) → audit → authentication →
+//	decode → authorization → rate limit → size limits → director
+//
+// The audit stage runs before authentication so that refused calls are
+// recorded too (docs/architecture.md).
 //
 // Until an identity stage is configured the authentication slot is a
 // deny-by-default gate: public methods pass, every protected method is
