@@ -223,6 +223,9 @@ func (c *call) finish(err error) {
 			e.Principal.Roles = d.Roles
 		}
 	}
+	if sh := rec.Shadow; sh != nil {
+		e.Decision.ShadowVersion, e.Decision.Disagreement = sh.Version, sh.Disagree
+	}
 	e.Resource, e.AuthnFailure = rec.Resource, rec.AuthnFailure
 	e.RateLimit = RateLimit{Key: rec.RateLimitKey, Limited: rec.RateLimited}
 	if err == nil {
