@@ -26,8 +26,34 @@ import (
 // difference.
 func BenchmarkPing(b *testing.B) {
 	backend := startBankB(b)
+	gwAddr := startBenchGateway(b, backend, "")
+	auditAddr := startBenchGateway(b, backend, "audit:\n  file: {dir: audit}\n")
+	floor := startFloor(b, backend)
+	for _, target := range []struct{ name, addr string }{{"direct", backend}, {"proxy-only", floor}, {"gateway", gwAddr}, {"gateway+audit", auditAddr}} {
+		b.Run(target.name, func(b *testing.B) {
+			cc, err := grpc.NewClient(target.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cc.Close()
+			c := bankv1.NewBankServiceClient(cc)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Ping(ctx, &bankv1.PingRequest{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// startBenchGateway starts an in-process gateway (plaintext loopback, rate
+// limits in shadow so the load is never refused) with extra config.
+func startBenchGateway(b *testing.B, backend, extra string) string {
+	b.Helper()
 	dir := b.TempDir()
-	text := fmt.Sprintf("listeners:\n  grpc: {address: 127.0.0.1:0, plaintext: true}\nroutes:\n  - {service: examples.bank.v1.BankService, backend: %q, plaintext: true}\n", backend)
+	text := fmt.Sprintf("listeners:\n  grpc: {address: 127.0.0.1:0, plaintext: true}\nroutes:\n  - {service: examples.bank.v1.BankService, backend: %q, plaintext: true}\nrate_limits: {shadow: true}\n", backend) + extra
 	path := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		b.Fatal(err)
@@ -48,24 +74,7 @@ func BenchmarkPing(b *testing.B) {
 		defer cancel()
 		_ = gw.Shutdown(ctx)
 	})
-	floor := startFloor(b, backend)
-	for _, target := range []struct{ name, addr string }{{"direct", backend}, {"proxy-only", floor}, {"gateway", gw.Addr("grpc").String()}} {
-		b.Run(target.name, func(b *testing.B) {
-			cc, err := grpc.NewClient(target.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cc.Close()
-			c := bankv1.NewBankServiceClient(cc)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.Ping(ctx, &bankv1.PingRequest{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	return gw.Addr("grpc").String()
 }
 
 func startBankB(b *testing.B) string {
