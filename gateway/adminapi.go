@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +17,8 @@ import (
 	"github.com/portcullis/portcullis/gateway/inproc"
 	"github.com/portcullis/portcullis/gateway/rest"
 	adminv1 "github.com/portcullis/portcullis/gen/portcullis/admin/v1"
+	"github.com/portcullis/portcullis/interceptors/audit"
+	"github.com/portcullis/portcullis/interceptors/audit/review"
 	"github.com/portcullis/portcullis/interceptors/authz"
 	"github.com/portcullis/portcullis/policy"
 )
@@ -98,6 +102,32 @@ func (a *adminService) Explain(_ context.Context, r *adminv1.ExplainRequest) (*a
 	d := a.g.Explain(m, in)
 	return &adminv1.ExplainResponse{Allowed: d.Allowed, Reason: d.Reason, FailedRequirement: d.FailedRequirement, Roles: d.Roles,
 		EffectivePermissions: d.Effective, MatchedRoles: d.MatchedRoles, Condition: d.Condition, BundleVersion: d.BundleVersion}, nil
+}
+
+// GetAccessReview builds the access review from the gateway's own audit
+// log files (audit.file.dir) against the live bundle.
+func (a *adminService) GetAccessReview(_ context.Context, r *adminv1.GetAccessReviewRequest) (*adminv1.GetAccessReviewResponse, error) {
+	ac := a.g.cfg.Audit
+	if ac == nil || ac.File == nil {
+		return nil, status.Error(codes.FailedPrecondition, "no audit file sink configured")
+	}
+	files, err := filepath.Glob(filepath.Join(ac.File.Dir, "*.jsonl"))
+	if err != nil || len(files) == 0 {
+		return nil, status.Error(codes.FailedPrecondition, "no audit records yet")
+	}
+	window := time.Duration(r.GetSinceSeconds()) * time.Second
+	if window <= 0 {
+		window = 30 * 24 * time.Hour
+	}
+	rep, err := review.Review(audit.ReadFiles(files...), a.g.id.cur.Load().bundle, a.g.registry, time.Now().Add(-window))
+	if err != nil {
+		return nil, status.Error(codes.Internal, "internal error")
+	}
+	var buf bytes.Buffer
+	if err := review.WriteJSON(&buf, rep); err != nil {
+		return nil, status.Error(codes.Internal, "internal error")
+	}
+	return &adminv1.GetAccessReviewResponse{ReportJson: buf.String()}, nil
 }
 
 // buildAdminAPI creates the admin gRPC server and its REST front. unary and
