@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	bankv1 "github.com/portcullis/portcullis/gen/examples/bank/v1"
@@ -35,7 +36,10 @@ var pingRequest = &bankv1.PingRequest{} // read-only, shared by all calls
 type grpcCaller struct {
 	conns   []*grpc.ClientConn
 	clients []bankv1.BankServiceClient
+	token   string // with a token: GetAccount, a protected method, instead of Ping
 }
+
+var getAccountRequest = &bankv1.GetAccountRequest{Name: "accounts/alice-checking"}
 
 func newGRPCCaller(addr string, conns int) (*grpcCaller, error) {
 	g := &grpcCaller{}
@@ -53,6 +57,18 @@ func newGRPCCaller(addr string, conns int) (*grpcCaller, error) {
 }
 
 func (g *grpcCaller) call(ctx context.Context, worker int) error {
+	if g.token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+g.token)
+		resp, err := g.clients[worker%len(g.clients)].GetAccount(ctx, getAccountRequest)
+		if err != nil {
+			s := status.Convert(err)
+			return fmt.Errorf("grpc-status %s: %s", s.Code(), s.Message())
+		}
+		if resp.GetAccount().GetName() != getAccountRequest.Name {
+			return fmt.Errorf("GetAccount returned %q", resp.GetAccount().GetName())
+		}
+		return nil
+	}
 	resp, err := g.clients[worker%len(g.clients)].Ping(ctx, pingRequest)
 	if err != nil {
 		s := status.Convert(err)

@@ -192,7 +192,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	if err != nil {
 		return nil, err
 	}
-	targets := []*target{{name: "direct", addr: backendAddr}, floor, gwGRPC, gwREST}
+	gwJWT, err := s.startJWTGateway(bins.gateway)
+	if err != nil {
+		return nil, err
+	}
+	gwAudit, err := s.startVariant(bins.gateway, "portcullis-audit", fmt.Sprintf("audit:\n  file: {dir: %q}\n", filepath.Join(work, "audit")))
+	if err != nil {
+		return nil, err
+	}
+	targets := []*target{{name: "direct", addr: backendAddr}, floor, gwGRPC, gwREST, gwJWT, gwAudit}
 	core := len(targets)
 	for _, name := range cfg.peers {
 		targets = append(targets, s.startPeer(name))
@@ -253,6 +261,7 @@ func connect(ctx context.Context, t *target, backend *child, cfg *config) error 
 		if err != nil {
 			return err
 		}
+		g.token = t.token
 		t.caller = g
 	}
 	if err := waitReady(ctx, t, backend); err != nil {

@@ -35,9 +35,9 @@ type check struct {
 
 // report is the outcome of a run.
 type report struct {
-	rows                   []row
-	gatewayFloor, restGRPC check
-	markdown               string
+	rows                                        []row
+	gatewayFloor, restGRPC, jwtFloor, auditCost check
+	markdown                                    string
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
@@ -106,6 +106,10 @@ func newReport(cfg *config, targets []*target, samples map[string][]sample, mach
 		1.05, samples, "portcullis-grpc", "floor")
 	rep.restGRPC = ratioCheck("REST path ≤ 1.5× the gRPC path's CPU per request (portcullis-rest ÷ portcullis-grpc)",
 		1.5, samples, "portcullis-rest", "portcullis-grpc")
+	rep.jwtFloor = ratioCheck("full chain with a cached JWT ≤ 1.15× the raw floor (portcullis-jwt ÷ floor)",
+		1.15, samples, "portcullis-jwt", "floor")
+	rep.auditCost = ratioCheck("audit adds ≤ 5% CPU per request (portcullis-audit ÷ portcullis-grpc)",
+		1.05, samples, "portcullis-audit", "portcullis-grpc")
 	rep.markdown = rep.render(cfg, targets, machine)
 	return rep
 }
@@ -181,7 +185,7 @@ func (rep *report) render(cfg *config, targets []*target, machine string) string
 		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, num(r.rps, "%.0f"), p50, p99, proxy, ratio, num(r.backendCPU, "%.1f"), errs)
 	}
 	p("\n## Targets from the issue\n\n| target | computed | rounds | limit | result |\n|---|--:|--:|--:|---|\n")
-	for _, c := range []check{rep.gatewayFloor, rep.restGRPC} {
+	for _, c := range []check{rep.gatewayFloor, rep.restGRPC, rep.jwtFloor, rep.auditCost} {
 		result := "PASS"
 		if !c.pass {
 			result = "FAIL"

@@ -1,10 +1,17 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"io"
 	"net"
 	"os"
@@ -25,6 +32,7 @@ type target struct {
 	note    string // why it was not measured, e.g. "not installed"
 	version string // the peer's version line, if any
 	caller  caller
+	token   string // bearer JWT: call GetAccount (a protected method) instead of Ping
 }
 
 // binaries are the servers built from the working tree.
@@ -230,4 +238,72 @@ func waitReady(ctx context.Context, t *target, backend *child) error {
 		return fmt.Errorf("not ready: %v (%s)", last, t.proxy.describe())
 	}
 	return fmt.Errorf("not ready: %v", last)
+}
+
+// identityConfig adds JWT authentication with a bundle granting the
+// bench's teller token bank.accounts.read (GetAccount): the full chain.
+const identityConfig = `identity:
+  jwt: true
+  issuers:
+    - {issuer: bench-issuer, audiences: [bench], algorithms: [ES256], jwks_file: %q}
+bundle: %q
+`
+
+const benchBundle = `version: bench-1
+roles:
+  teller: {permissions: [bank.accounts.read]}
+`
+
+// startVariant starts another gateway with extra config and returns its
+// gRPC target named name.
+func (s *setup) startVariant(bin, name, extra string) (*target, error) {
+	grpcAddr, err1 := freeAddr()
+	httpAddr, err2 := freeAddr()
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(s.work, name+".yaml")
+	if err := os.WriteFile(path, append(fmt.Appendf(nil, gatewayConfig, grpcAddr, httpAddr, s.backend), extra...), 0o600); err != nil {
+		return nil, err
+	}
+	c, err := s.kids.start(name, s.work, filepath.Join(s.work, name+".log"), bin, []string{"serve", "--config", path}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &target{name: name, addr: grpcAddr, proxy: c}, nil
+}
+
+// startJWTGateway starts a gateway with identity configured and returns a
+// target whose calls carry a (cached after the first call) ES256 token.
+func (s *setup) startJWTGateway(bin string) (*target, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	jwk := jose.JSONWebKey{Key: &key.PublicKey, KeyID: "bench", Algorithm: string(jose.ES256), Use: "sig"}
+	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
+	if err != nil {
+		return nil, err
+	}
+	jwks, bundle := filepath.Join(s.work, "jwks.json"), filepath.Join(s.work, "bundle.yaml")
+	if err := errors.Join(os.WriteFile(jwks, set, 0o644), os.WriteFile(bundle, []byte(benchBundle), 0o600)); err != nil {
+		return nil, err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "bench"))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tok, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: "bench-issuer", Subject: "teller-1", Audience: jwt.Audience{"bench"},
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(2 * time.Hour))}).
+		Claims(map[string]any{"roles": []string{"teller"}}).Serialize()
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.startVariant(bin, "portcullis-jwt", fmt.Sprintf(identityConfig, jwks, bundle))
+	if err != nil {
+		return nil, err
+	}
+	t.token = tok
+	return t, nil
 }
