@@ -70,7 +70,7 @@ const (
 )
 
 // WithMaxBytes sets the size at which a segment is sealed and the next one
-// started. Default DefaultMaxSegmentBytes (128 MiB).
+// started. Default (and 0) DefaultMaxSegmentBytes (128 MiB).
 func WithMaxBytes(n int64) FileOption { return func(o *fileOptions) { o.maxBytes = n } }
 
 // WithSyncInterval sets how often the Logger fsyncs the segment while
@@ -95,9 +95,12 @@ func NewFileSink(dir string, opts ...FileOption) (*FileSink, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.maxBytes == 0 {
+		o.maxBytes = DefaultMaxSegmentBytes
+	}
 	switch {
 	case o.maxBytes < 1:
-		return nil, fmt.Errorf("audit: WithMaxBytes(%d): must be positive", o.maxBytes)
+		return nil, fmt.Errorf("audit: WithMaxBytes(%d): must not be negative", o.maxBytes)
 	case o.interval < 0:
 		return nil, fmt.Errorf("audit: WithSyncInterval(%v): must not be negative", o.interval)
 	case o.prefix == "" || filepath.Base(o.prefix) != o.prefix:

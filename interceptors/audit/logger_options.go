@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -63,15 +64,20 @@ func evaluateLoggerOptions(opts []LoggerOption) (*loggerOptions, error) {
 	for _, opt := range opts {
 		opt(o)
 	}
+	// Zero sizes mean the defaults, so that unset config fields can be
+	// passed through.
+	o.queueSize = cmp.Or(o.queueSize, DefaultQueueSize)
+	o.batchSize = cmp.Or(o.batchSize, DefaultBatchSize)
+	o.maxPending = cmp.Or(o.maxPending, DefaultMaxPending)
 	switch {
 	case o.queueSize < 1:
-		return nil, fmt.Errorf("audit: WithQueueSize(%d): must be at least 1", o.queueSize)
+		return nil, fmt.Errorf("audit: WithQueueSize(%d): must not be negative", o.queueSize)
 	case o.batchSize < 1:
-		return nil, fmt.Errorf("audit: WithBatch(%d, %v): size must be at least 1", o.batchSize, o.batchWait)
+		return nil, fmt.Errorf("audit: WithBatch(%d, %v): size must not be negative", o.batchSize, o.batchWait)
 	case o.batchWait < 0:
 		return nil, fmt.Errorf("audit: WithBatch(%d, %v): wait must not be negative", o.batchSize, o.batchWait)
 	case o.maxPending < 1:
-		return nil, fmt.Errorf("audit: WithMaxPending(%d): must be at least 1", o.maxPending)
+		return nil, fmt.Errorf("audit: WithMaxPending(%d): must not be negative", o.maxPending)
 	case o.retry <= 0 || o.maxRetry < o.retry:
 		return nil, fmt.Errorf("audit: WithRetry(%v, %v): need 0 < min <= max", o.retry, o.maxRetry)
 	case o.full != Block && o.full != Drop:
@@ -83,7 +89,7 @@ func evaluateLoggerOptions(opts []LoggerOption) (*loggerOptions, error) {
 }
 
 // WithQueueSize sets how many records may wait for the writer. Default
-// DefaultQueueSize (65536).
+// (and 0) DefaultQueueSize (65536).
 func WithQueueSize(n int) LoggerOption { return func(o *loggerOptions) { o.queueSize = n } }
 
 // WithFullPolicy sets what happens when the queue is full. Default Block.
@@ -93,8 +99,8 @@ func WithFullPolicy(p FullPolicy) LoggerOption { return func(o *loggerOptions) {
 // writer waits for more records once it has a batch that is not full
 // (0: it takes what is queued, so batches still grow with load). Waiting
 // keeps the writer off the queue while request goroutines enqueue, which
-// makes Log cheaper under load. Defaults DefaultBatchSize (1024) and
-// DefaultBatchWait (1ms). A batch that holds a record a caller waits for
+// makes Log cheaper under load. Defaults DefaultBatchSize (1024; also
+// for size 0) and DefaultBatchWait (1ms). A batch that holds a record a caller waits for
 // (Write) is not held back; one that it joins during the wait is.
 func WithBatch(size int, wait time.Duration) LoggerOption {
 	return func(o *loggerOptions) { o.batchSize, o.batchWait = size, wait }
@@ -103,7 +109,7 @@ func WithBatch(size int, wait time.Duration) LoggerOption {
 // WithMaxPending sets how many records the Logger keeps for a failing sink
 // while it retries; beyond that the oldest are dropped and a gap record
 // (reason "sink_error") is written to that sink when it recovers. Default
-// DefaultMaxPending (65536).
+// (and 0) DefaultMaxPending (65536).
 func WithMaxPending(n int) LoggerOption { return func(o *loggerOptions) { o.maxPending = n } }
 
 // WithRetry sets the first and the longest wait before a failing sink is

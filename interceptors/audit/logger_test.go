@@ -199,9 +199,9 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{name: "no sinks"},
 		{name: "nil sink", sinks: []audit.Sink{nil}},
-		{name: "queue", sinks: []audit.Sink{&memSink{}}, opts: []audit.LoggerOption{audit.WithQueueSize(0)}},
-		{name: "batch", sinks: []audit.Sink{&memSink{}}, opts: []audit.LoggerOption{audit.WithBatch(0, 0)}},
-		{name: "pending", sinks: []audit.Sink{&memSink{}}, opts: []audit.LoggerOption{audit.WithMaxPending(0)}},
+		{name: "queue", sinks: []audit.Sink{&memSink{}}, opts: []audit.LoggerOption{audit.WithQueueSize(-1)}},
+		{name: "batch", sinks: []audit.Sink{&memSink{}}, opts: []audit.LoggerOption{audit.WithBatch(-1, 0)}},
+		{name: "pending", sinks: []audit.Sink{&memSink{}}, opts: []audit.LoggerOption{audit.WithMaxPending(-1)}},
 		{name: "retry", sinks: []audit.Sink{&memSink{}}, opts: []audit.LoggerOption{audit.WithRetry(time.Second, time.Millisecond)}},
 		{name: "policy", sinks: []audit.Sink{&memSink{}}, opts: []audit.LoggerOption{audit.WithFullPolicy(9)}},
 	} {

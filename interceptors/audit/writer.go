@@ -95,6 +95,9 @@ func (l *Logger) unref(en *Entry) {
 	}
 	l.release(en.Event)
 	en.Event = nil
+	if cap(en.body) > 64<<10 {
+		en.body = nil // an outsized record's buffer is not worth keeping
+	}
 	if len(l.w.free) < 2*l.o.batchSize {
 		l.w.free = append(l.w.free, en)
 	}

@@ -26,14 +26,14 @@ type options struct {
 }
 
 // WithTable sets the table ("name" or "schema.name", lower-case SQL
-// identifiers). Default DefaultTable.
+// identifiers). Default (and ""): DefaultTable.
 func WithTable(name string) Option { return func(o *options) { o.table = name } }
 
 // WithChain names this writer's hash chain. Every replica writing to the
-// same table needs its own. Default: the host name.
+// same table needs its own. Default (and ""): the host name.
 func WithChain(name string) Option { return func(o *options) { o.chain = name } }
 
-// WithTimeout bounds each batch (connect, COPY). Default 10s.
+// WithTimeout bounds each batch (connect, COPY). Default (and 0): 10s.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // Sink is an audit.Sink that COPYs each batch into PostgreSQL. It is used
@@ -58,6 +58,14 @@ func New(ctx context.Context, dsn string, opts ...Option) (*Sink, error) {
 	o := options{table: DefaultTable, timeout: 10 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	// Zero values mean the defaults, so that unset config fields can be
+	// passed through.
+	if o.table == "" {
+		o.table = DefaultTable
+	}
+	if o.timeout == 0 {
+		o.timeout = 10 * time.Second
 	}
 	if o.chain == "" {
 		h, err := os.Hostname()
