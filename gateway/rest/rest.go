@@ -19,8 +19,10 @@ import (
 	"math"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -232,6 +234,15 @@ type front struct {
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Path and query values become proto string fields, which must be
+	// valid UTF-8: refuse them here (400) instead of failing to marshal
+	// the request later (500).
+	if !utf8.ValidString(r.URL.Path) || !validQuery(r.URL.RawQuery) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"code":3,"message":"path or query is not valid UTF-8","details":[]}`))
+		return
+	}
 	for k := range r.Header {
 		if policy.IsInternalKey(k) || policy.IsInternalKey(strings.TrimPrefix(k, runtime.MetadataHeaderPrefix)) {
 			delete(r.Header, k)
@@ -241,4 +252,27 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, f.opts.maxBodyBytes)
 	}
 	f.mux.ServeHTTP(w, r)
+}
+
+// validQuery reports whether every query key and value decodes to valid
+// UTF-8 (a malformed query is left to grpc-gateway, which answers 400).
+func validQuery(raw string) bool {
+	if raw == "" {
+		return true
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return true
+	}
+	for k, vs := range q {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }

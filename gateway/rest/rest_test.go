@@ -104,6 +104,8 @@ func TestStrictJSON(t *testing.T) {
 		{"malformed body", "POST", "/v1/accounts/alice-checking/transfers", `{"amount_cents":`, 400, codes.InvalidArgument},
 		{"body too large", "POST", "/v1/accounts/alice-checking/transfers", `{"memo":"` + strings.Repeat("x", 2048) + `"}`, 413, codes.InvalidArgument},
 		{"wrong method", "DELETE", "/v1/ping", "", 405, codes.Unimplemented},
+		{"invalid UTF-8 in path", "GET", "/v1/accounts/%80", "", 400, codes.InvalidArgument},
+		{"invalid UTF-8 in query", "GET", "/v1/accounts?customer=%ff", "", 400, codes.InvalidArgument},
 		{"unknown route", "GET", "/v1/nope", "", 404, codes.NotFound},
 		{"backend error", "GET", "/v1/accounts/nope", "", 404, codes.NotFound},
 	}
