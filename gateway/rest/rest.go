@@ -96,6 +96,11 @@ func headerMatcher(key string) (string, bool) {
 		if policy.IsInternalKey(rest) || isReserved(rest) {
 			return "", false
 		}
+		// grpc-gateway base64-decodes every header ending in "Bin"; the
+		// result is only valid gRPC metadata under a "-bin" key.
+		if strings.HasSuffix(key, "Bin") && !strings.HasSuffix(strings.ToLower(rest), "-bin") {
+			return "", false
+		}
 		return strings.ToLower(rest), true
 	}
 	return "", false

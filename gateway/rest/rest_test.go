@@ -195,6 +195,8 @@ func TestHeaderMatcher(t *testing.T) {
 		{"Grpc-Metadata-X-Portcullis-Transport", "", false},
 		{"X-Portcullis-Transport", "", false},
 		{"Grpc-Metadata-Grpc-Timeout", "", false},
+		{"Grpc-Metadata-Bin", "", false},
+		{"Grpc-Metadata-Trace-Bin", "trace-bin", true},
 		{"Grpc-Metadata-X-Forwarded-For", "", false},
 		{"Cookie", "", false},
 	} {
