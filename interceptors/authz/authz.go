@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/policy/fields"
 )
 
 // Source returns the engine to decide with; the gateway swaps engines on
@@ -57,7 +58,7 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 	}
 	o.facts(ctx, &in)
 	if m.Resource != "" && in.Request != nil {
-		in.Resource = fieldString(in.Request, m.Resource)
+		in.Resource = fields.String(in.Request, m.Resource)
 	}
 	v := e.Decide(m, &in)
 	rec := policy.RecordFrom(ctx)

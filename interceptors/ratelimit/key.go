@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/policy/fields"
 )
 
 // maxRawValue is the longest key value used as is; longer ones are hashed.
@@ -35,7 +34,7 @@ func (o *options) keyValue(ctx context.Context, want policy.RateLimitKey, field 
 			msg, ok = o.request(ctx)
 		}
 		if ok && msg != nil {
-			return policy.KeyRequestField, fieldString(msg, field)
+			return policy.KeyRequestField, fields.String(msg, field)
 		}
 		return policy.KeyClientIP, o.clientKey(ctx)
 	}
@@ -89,40 +88,4 @@ func safe(v string) bool {
 		}
 	}
 	return true
-}
-
-// fieldString returns the value of a dotted scalar field path as a string
-// ("" when a message on the path is unset or the path does not exist).
-// Paths were checked at generation time.
-func fieldString(msg proto.Message, path string) string {
-	m := msg.ProtoReflect()
-	for {
-		name, rest, nested := strings.Cut(path, ".")
-		fd := m.Descriptor().Fields().ByName(protoreflect.Name(name))
-		if fd == nil || fd.IsList() || fd.IsMap() {
-			return ""
-		}
-		if nested {
-			if fd.Message() == nil || !m.Has(fd) {
-				return ""
-			}
-			m, path = m.Get(fd).Message(), rest
-			continue
-		}
-		v := m.Get(fd)
-		switch fd.Kind() {
-		case protoreflect.StringKind:
-			return v.String()
-		case protoreflect.BoolKind:
-			return strconv.FormatBool(v.Bool())
-		case protoreflect.EnumKind:
-			return strconv.FormatInt(int64(v.Enum()), 10)
-		case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind,
-			protoreflect.Sfixed32Kind, protoreflect.Sfixed64Kind:
-			return strconv.FormatInt(v.Int(), 10)
-		case protoreflect.Uint32Kind, protoreflect.Uint64Kind, protoreflect.Fixed32Kind, protoreflect.Fixed64Kind:
-			return strconv.FormatUint(v.Uint(), 10)
-		}
-		return ""
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/bundle"
 	"github.com/portcullis/portcullis/interceptors/authz"
 	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/policy/fields"
 )
 
 // suite is the YAML shape of a TESTS file.
@@ -202,7 +203,7 @@ func decodeCase(loc *locator, at string, tc testCase, reg *policy.Registry) (che
 		if c.in.Request, err = decodeRequest(m, tc.Request); err != nil {
 			fail(at+".request", "%v", err)
 		} else if m.Resource != "" {
-			c.in.Resource = fieldString(c.in.Request.ProtoReflect(), m.Resource)
+			c.in.Resource = fields.String(c.in.Request, m.Resource)
 		}
 	}
 	c.in.Time = now()
@@ -234,28 +235,4 @@ func decodeRequest(m *policy.Method, fields map[string]any) (proto.Message, erro
 		return nil, fmt.Errorf("request is not a valid %s: %v", m.RequestType, err)
 	}
 	return msg, nil
-}
-
-// fieldString reads a dotted scalar field path as the gateway does for the
-// method's resource field ("" when unset).
-func fieldString(m protoreflect.Message, path string) string {
-	parts := strings.Split(path, ".")
-	for i, p := range parts {
-		fd := m.Descriptor().Fields().ByName(protoreflect.Name(p))
-		if fd == nil {
-			return ""
-		}
-		if i < len(parts)-1 {
-			if fd.Kind() != protoreflect.MessageKind || !m.Has(fd) {
-				return ""
-			}
-			m = m.Get(fd).Message()
-			continue
-		}
-		if fd.Kind() == protoreflect.MessageKind || fd.IsList() || fd.IsMap() {
-			return ""
-		}
-		return m.Get(fd).String()
-	}
-	return ""
 }
