@@ -40,10 +40,7 @@ func (g *Gateway) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInt
 		g.metrics.StreamServerInterceptor(),
 		resolve.StreamServerInterceptor(g.registry, resolve.WithAllow(gatewayOwned)),
 	}
-	if len(g.opts.stages) == 0 {
-		unary = append(unary, denyUnary)
-		stream = append(stream, denyStream)
-	}
+	// New always sets stages: identity stages, or the deny-protected gate.
 	for _, s := range g.opts.stages {
 		unary = append(unary, s.Unary)
 		stream = append(stream, s.Stream)

@@ -57,9 +57,6 @@ func (g *Gateway) ExplainCall(ctx context.Context, fullMethod string, md metadat
 		}
 		chain = append(chain, s.Unary)
 	}
-	if len(g.opts.stages) == 0 {
-		chain = append(chain, denyUnary)
-	}
 	info := &grpc.UnaryServerInfo{FullMethod: fullMethod}
 	var run func(i int, ctx context.Context, req any) (any, error)
 	run = func(i int, ctx context.Context, req any) (any, error) {
