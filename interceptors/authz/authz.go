@@ -63,7 +63,7 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 	v := e.Decide(m, &in)
 	rec := policy.RecordFrom(ctx)
 	if rec != nil {
-		rec.Decision = e.Explain(m, &in)
+		rec.Decision = e.trace(m, &in, v) // the verdict above, not a second decision
 		rec.Resource = in.Resource
 	}
 	if o.shadow != nil {

@@ -12,7 +12,11 @@ import (
 // and which requirement failed. It allocates; use it for audit records and
 // `portcullis policy explain`, not instead of Decide.
 func (e *Engine) Explain(m *policy.Method, in *Input) *policy.Decision {
-	v := e.Decide(m, in)
+	return e.trace(m, in, e.Decide(m, in))
+}
+
+// trace builds the Decision for a verdict Decide already returned.
+func (e *Engine) trace(m *policy.Method, in *Input, v Verdict) *policy.Decision {
 	d := &policy.Decision{Allowed: v.Allowed, FailedRequirement: v.Failed, BundleVersion: e.version,
 		Required: append([]string(nil), m.Permissions...)}
 	if p := in.Principal; p != nil && p.Kind != policy.KindAnonymous {
