@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -176,14 +175,4 @@ func (g *Gateway) adminHandler(ops http.Handler) http.Handler {
 		}
 		ops.ServeHTTP(w, r)
 	})
-}
-
-func versionsOf(list []*policy.Bundle, active string) []*adminv1.Version {
-	out := make([]*adminv1.Version, 0, len(list))
-	for _, b := range list {
-		out = append(out, &adminv1.Version{Version: b.Version, Author: b.Author, Message: b.Message,
-			LoadedUnix: b.LoadedAt.Unix(), Active: b.Version == active})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].LoadedUnix > out[j].LoadedUnix })
-	return out
 }
