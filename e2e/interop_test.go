@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding/gzip"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -264,4 +266,68 @@ func TestStreamsAreNotBuffered(t *testing.T) {
 	if spread := at[2].Sub(at[0]); spread < interval {
 		t.Errorf("StreamingOutputCall() first to last message = %v, want at least %v (messages must not be buffered)", spread, interval)
 	}
+}
+
+// textPayload is n bytes of varied text that gzip compresses about 5:1,
+// like real messages (unlike zeros, which compress 1000:1, like a bomb).
+func textPayload(n int) *testpb.Payload {
+	var b bytes.Buffer
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "transfer %d from accounts/a-%d to accounts/b-%d: %d cents;", i, i*7919%1000, i*104729%1000, i*31%100000)
+	}
+	return &testpb.Payload{Type: testpb.PayloadType_COMPRESSABLE, Body: b.Bytes()[:n]}
+}
+
+// TestCompressedMessages: gzip-compressed requests and responses pass
+// through the gateway (the backend receives them compressed), on unary and
+// streaming calls; a bomb is refused at the size limit.
+func TestCompressedMessages(t *testing.T) {
+	c := testService(t)
+	const size = 2 << 20
+	t.Run("unary", func(t *testing.T) {
+		ctx := metadata.AppendToOutgoingContext(timeout(t, 20*time.Second), "x-e2e-echo-encoding", "1")
+		var header metadata.MD
+		r, err := c.UnaryCall(ctx, &testpb.SimpleRequest{ResponseSize: size, Payload: textPayload(size)},
+			grpc.UseCompressor(gzip.Name), grpc.Header(&header))
+		if got := len(r.GetPayload().GetBody()); err != nil || got != size {
+			t.Fatalf("UnaryCall(gzip, 2 MiB) = %d bytes, %v, want %d, nil", got, err, size)
+		}
+		if got := header.Get("x-e2e-echo-encoding"); len(got) != 1 || got[0] != "gzip" {
+			t.Errorf("backend received grpc-encoding %v, want gzip (passed through)", got)
+		}
+	})
+	t.Run("bidi streaming", func(t *testing.T) {
+		s, err := c.FullDuplexCall(timeout(t, 20*time.Second), grpc.UseCompressor(gzip.Name))
+		if err != nil {
+			t.Fatalf("FullDuplexCall() = %v", err)
+		}
+		for range 3 {
+			if err := s.Send(&testpb.StreamingOutputCallRequest{Payload: textPayload(64 << 10), ResponseParameters: sizes(0, 64<<10)}); err != nil {
+				t.Fatalf("Send() = %v", err)
+			}
+			r, err := s.Recv()
+			if err != nil || len(r.GetPayload().GetBody()) != 64<<10 {
+				t.Fatalf("Recv() = %d bytes, %v, want 64 KiB", len(r.GetPayload().GetBody()), err)
+			}
+		}
+		_ = s.CloseSend()
+		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+			t.Errorf("end of stream = %v, want io.EOF", err)
+		}
+	})
+	t.Run("zeros", func(t *testing.T) {
+		// 2 MiB of zeros each way (1000:1 in gzip) is still a message.
+		r, err := c.UnaryCall(timeout(t, 20*time.Second), &testpb.SimpleRequest{ResponseSize: size, Payload: payload(size)}, grpc.UseCompressor(gzip.Name))
+		if got := len(r.GetPayload().GetBody()); err != nil || got != size {
+			t.Errorf("UnaryCall(gzip, 2 MiB of zeros) = %d bytes, %v, want %d, nil", got, err, size)
+		}
+	})
+	t.Run("bomb", func(t *testing.T) {
+		// 9 MiB of zeros is 9 KiB of gzip, over the route's 8 MiB once
+		// inflated: refused, never forwarded whole.
+		_, err := c.UnaryCall(timeout(t, 20*time.Second), &testpb.SimpleRequest{Payload: payload(9 << 20)}, grpc.UseCompressor(gzip.Name))
+		if st := status.Convert(err); st.Code() != codes.ResourceExhausted {
+			t.Errorf("UnaryCall(gzip, 9 MiB of zeros) = %v, want ResourceExhausted", err)
+		}
+	})
 }

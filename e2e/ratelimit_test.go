@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -184,7 +187,8 @@ func TestRateLimitRedisOutage(t *testing.T) {
 	t.Cleanup(func() { _ = redisProc.Process.Kill(); _ = redisProc.Wait() })
 
 	be := newBackend(t, "bank-backend")
-	g := redisGateway(t, be.addr, addr, randomPrefix(), "")
+	auditDir := t.TempDir()
+	g := redisGateway(t, be.addr, addr, randomPrefix(), fmt.Sprintf("audit:\n  file: {dir: %q, fsync_interval: 10ms}\n", auditDir))
 	c := bankv1.NewBankServiceClient(dial(t, g.grpcAddr))
 	ping := func() (codes.Code, time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -229,4 +233,44 @@ func TestRateLimitRedisOutage(t *testing.T) {
 	if g.exited() {
 		t.Errorf("gateway exited during the outage")
 	}
+	// The audit records say which calls the fallback decided.
+	var counted, degraded int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		counted, degraded = auditRateLimits(t, auditDir)
+		if counted >= 20 && degraded > 0 {
+			break
+		}
+	}
+	if counted < 20 || degraded == 0 || degraded >= counted {
+		t.Errorf("audit: %d records with a rate_limit, %d of them degraded; want some degraded (the outage) and some not", counted, degraded)
+	}
+	t.Logf("audit: %d rate-limited calls recorded, %d decided by the fallback", counted, degraded)
+}
+
+// auditRateLimits counts the audit records of dir that carry a rate_limit
+// object, and those marked degraded.
+func auditRateLimits(t *testing.T, dir string) (counted, degraded int) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.SplitSeq(string(data), "\n") {
+			var rec struct {
+				RateLimit *struct {
+					Degraded bool `json:"degraded"`
+				} `json:"rate_limit"`
+			}
+			if json.Unmarshal([]byte(line), &rec) != nil || rec.RateLimit == nil {
+				continue
+			}
+			counted++
+			if rec.RateLimit.Degraded {
+				degraded++
+			}
+		}
+	}
+	return counted, degraded
 }

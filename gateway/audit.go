@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/portcullis/portcullis/interceptors/audit"
 	"github.com/portcullis/portcullis/interceptors/audit/postgres"
 	"github.com/portcullis/portcullis/interceptors/requestid"
 	"github.com/portcullis/portcullis/interceptors/resolve"
+	"github.com/portcullis/portcullis/policy"
 )
 
 // auditStage builds the audit stage and its logger, or returns ok false
@@ -31,7 +34,12 @@ func (g *Gateway) auditStage() (Stage, bool, error) {
 	if p := ac.Postgres; p != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		s, err := postgres.New(ctx, p.DSN, postgres.WithTable(p.Table))
+		popts := []postgres.Option{postgres.WithTable(p.Table)}
+		if pw := g.secrets.get(keyPostgresPassword); pw.Ref() != "" {
+			// On the pgx config of every (re)connect, never in the DSN.
+			popts = append(popts, postgres.WithPassword(pw.Value))
+		}
+		s, err := postgres.New(ctx, p.DSN, popts...)
 		if err != nil {
 			return Stage{}, false, fmt.Errorf("gateway: audit.postgres: %w", err)
 		}
@@ -50,7 +58,17 @@ func (g *Gateway) auditStage() (Stage, bool, error) {
 		return Stage{}, false, fmt.Errorf("gateway: audit metrics: %w", err)
 	}
 	opts := []audit.Option{
-		audit.WithMethodFunc(resolve.FromContext),
+		// The stage runs before resolution (see chain): look the policy up.
+		audit.WithMethodFunc(func(ctx context.Context) (*policy.Method, bool) {
+			if m, ok := resolve.FromContext(ctx); ok {
+				return m, true // ExplainCall resolves first
+			}
+			name, ok := grpc.Method(ctx)
+			if !ok {
+				return nil, false
+			}
+			return g.registry.Lookup(name)
+		}),
 		audit.WithRequestIDFunc(func(ctx context.Context) (string, string) {
 			info, _ := requestid.FromContext(ctx)
 			return info.RequestID, info.TraceID

@@ -13,8 +13,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	bankv1 "github.com/portcullis/portcullis/gen/examples/bank/v1"
 	"github.com/portcullis/portcullis/interceptors/audit"
 )
+
+const unknownMethod = "/examples.bank.v1.BankService/Nope"
 
 // TestAuditEveryCall: every call, allowed or refused, on both transports,
 // produces exactly one audit record with the principal, the decision and
@@ -33,6 +36,14 @@ func TestAuditEveryCall(t *testing.T) {
 		}
 		calls++
 	}
+	// A method the gateway does not know is refused before resolution and
+	// still recorded.
+	_ = h.grpcClient(certNone)
+	err := h.conns[certNone].Invoke(teller.outgoing(timeout(t, callTimeout)), unknownMethod, &bankv1.PingRequest{}, &bankv1.PingResponse{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("Invoke(%s) = %v, want Unimplemented", unknownMethod, err)
+	}
+	calls++
 	for _, c := range []struct {
 		who  cred
 		path string
@@ -82,12 +93,18 @@ func TestAuditEveryCall(t *testing.T) {
 	transports := map[string]int{}
 	for _, r := range records {
 		transports[r["transport"].(string)]++
+		if r["method"] == unknownMethod {
+			if st, _ := r["status"].(map[string]any); st["code"] != "UNIMPLEMENTED" || r["decision"] != nil {
+				t.Errorf("record of the unknown method = %v, want status UNIMPLEMENTED and no decision", r)
+			}
+			continue
+		}
 		if r["status"] == nil || r["decision"] == nil && r["authn_failure"] == nil {
 			t.Errorf("record %v lacks a status or a decision", r)
 		}
 	}
-	if transports["grpc"] != 3 || transports["http"] != 2 {
-		t.Errorf("records by transport = %v, want grpc 3, http 2", transports)
+	if transports["grpc"] != 4 || transports["http"] != 2 {
+		t.Errorf("records by transport = %v, want grpc 4, http 2", transports)
 	}
 	if rep, err := audit.Verify(files...); err != nil || !rep.OK() {
 		t.Errorf("Verify() = %+v, %v, want an intact chain", rep, err)

@@ -31,19 +31,29 @@ func (g *Gateway) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInt
 		stripUnary,
 		requestid.UnaryServerInterceptor(),
 		g.metrics.UnaryServerInterceptor(),
-		resolve.UnaryServerInterceptor(g.registry, resolve.WithAllow(gatewayOwned)),
 	}
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(rec...),
 		stripStream,
 		requestid.StreamServerInterceptor(requestid.WithoutMetadataRewrite()),
 		g.metrics.StreamServerInterceptor(),
-		resolve.StreamServerInterceptor(g.registry, resolve.WithAllow(gatewayOwned)),
 	}
+	// The audit stage runs before method resolution, so that calls of
+	// unknown methods are recorded too (it looks the policy up itself).
+	for _, s := range g.opts.stages {
+		if s.Name == "audit" {
+			unary = append(unary, s.Unary)
+			stream = append(stream, s.Stream)
+		}
+	}
+	unary = append(unary, resolve.UnaryServerInterceptor(g.registry, resolve.WithAllow(gatewayOwned)))
+	stream = append(stream, resolve.StreamServerInterceptor(g.registry, resolve.WithAllow(gatewayOwned)))
 	// New always sets stages: identity stages, or the deny-protected gate.
 	for _, s := range g.opts.stages {
-		unary = append(unary, s.Unary)
-		stream = append(stream, s.Stream)
+		if s.Name != "audit" {
+			unary = append(unary, s.Unary)
+			stream = append(stream, s.Stream)
+		}
 	}
 	stream = append(stream, limitStream(g.routes))
 	return unary, stream

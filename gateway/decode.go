@@ -64,7 +64,8 @@ func (g *Gateway) messageDescriptor(name string) (protoreflect.MessageDescriptor
 
 func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	m, ok := resolve.FromContext(ss.Context())
-	if !ok || !m.NeedsRequest() {
+	signed := ok && g.sig != nil && g.sig.requiredGRPC(ss.Context())
+	if !ok || !m.NeedsRequest() && !signed {
 		return h(srv, ss)
 	}
 	first := &proxy.Frame{}
@@ -74,7 +75,14 @@ func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 	}
 	w := middleware.WrapServerStream(ss)
 	rs := &replayStream{WrappedServerStream: w, first: first, firstErr: err}
-	if err == nil {
+	if signed { // the signature stage checks the digest of these bytes
+		b := first.Bytes()
+		if b == nil {
+			b = []byte{} // no message, or an empty one: the empty message is signed
+		}
+		w.WrappedContext = context.WithValue(ss.Context(), firstFrameKey{}, b)
+	}
+	if err == nil && m.NeedsRequest() {
 		msg, merr := g.newMessage(m.RequestType)
 		if merr != nil {
 			return status.Error(codes.Internal, "internal error")
@@ -83,7 +91,7 @@ func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 			first.Reset()
 			return errMalformed
 		}
-		w.WrappedContext = context.WithValue(ss.Context(), requestKey{}, msg)
+		w.WrappedContext = context.WithValue(w.Context(), requestKey{}, msg)
 		audit.SetRequest(ss.Context(), msg) // request fields for the audit record
 	}
 	return h(srv, rs)

@@ -49,10 +49,12 @@ type Gateway struct {
 	prom           *prometheus.Registry
 	id             *identity
 	authn          *authn.Authenticator // nil without an identity block
+	sig            *signing             // nil without an identity block
 	signer         *assertion.Signer    // nil without an assertion block
 	rlMetrics      *ratelimit.Metrics
 	audit          *audit.Logger // nil without an audit block
 	redis          *redis.Client // nil unless rate limits live in Redis
+	secrets        *secretSet    // resolved secret references; closed by Shutdown
 	upstream       *prometheus.CounterVec
 	shadowDisagree *prometheus.CounterVec
 	bundleEvents   *prometheus.CounterVec
@@ -110,12 +112,26 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	if err := g.buildTLS(); err != nil {
 		return nil, err
 	}
+	// Every secret reference is resolved here, before anything listens.
+	if g.secrets, err = newSecretSet(cfg, g.log); err != nil {
+		return nil, err
+	}
+	built := false
+	defer func() {
+		if !built { // New failed: stop the refreshes
+			g.secrets.close()
+		}
+	}()
 	if a := cfg.Assertion; a != nil {
-		s, err := assertion.New(assertion.Config{Issuer: a.Issuer, KeyFile: a.KeyFile, Lifetime: a.Lifetime})
-		if err != nil {
+		s, err := assertion.New(assertion.Config{Issuer: a.Issuer, KeyFile: a.KeyFile, KeyPEM: g.secrets.bytes(keyAssertionKey), Lifetime: a.Lifetime})
+		switch {
+		case err != nil && a.Key != "":
+			return nil, fmt.Errorf("gateway: %s (%s): %w", keyAssertionKey, a.Key, err)
+		case err != nil:
 			return nil, fmt.Errorf("gateway: assertion: %w", err)
 		}
 		g.signer = s
+		g.watchAssertionKey()
 	}
 	if err := g.buildMetrics(); err != nil {
 		return nil, err
@@ -133,6 +149,14 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 			return nil, err
 		}
 		stages = append(stages, rl)
+		if stages, err = g.withSignatureStage(stages); err != nil {
+			return nil, err
+		}
+		if vs, ok, err := g.validationStage(); err != nil {
+			return nil, err
+		} else if ok {
+			stages = append(stages, vs)
+		}
 		au, ok, err := g.auditStage()
 		if err != nil {
 			return nil, err
@@ -152,6 +176,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		return nil, err
 	}
 	g.buildAdmin()
+	built = true
 	return g, nil
 }
 
@@ -275,7 +300,12 @@ func (g *Gateway) buildGRPC() {
 		grpc.MaxRecvMsgSize(maxReq),
 		grpc.MaxSendMsgSize(config.MaxMessageBytes),
 		grpc.MaxHeaderListSize(64<<10),
+		grpc.InTapHandle(limitMetadata), // metadata entry and value limits, before a stream exists
 		grpc.MaxConcurrentStreams(1024),
+		// Bounds the TLS handshake and the HTTP/2 preface of a new
+		// connection (grpc-go's default is 120s): a client that connects and
+		// stalls holds a socket and a goroutine for at most this long.
+		grpc.ConnectionTimeout(10*time.Second),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute}),
 	)
@@ -308,7 +338,11 @@ func (g *Gateway) buildHTTP() error {
 	for _, r := range g.routes {
 		maxBody = max(maxBody, int64(r.MaxRequestBytes))
 	}
-	front, err := rest.New(context.Background(), g.memConn, services, rest.WithMaxBodyBytes(maxBody))
+	restOpts := []rest.Option{rest.WithMaxBodyBytes(maxBody)}
+	if g.sig != nil {
+		restOpts = append(restOpts, rest.WithMiddleware(g.sig.v.HTTPMiddleware))
+	}
+	front, err := rest.New(context.Background(), g.memConn, services, restOpts...)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -327,7 +361,7 @@ func (g *Gateway) buildHTTP() error {
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c, only reachable on a loopback plaintext listener
 	g.httpServer = &http.Server{
-		Handler:           mux,
+		Handler:           limitHeaders(mux),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -479,6 +513,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		if g.redis != nil {
 			_ = g.redis.Close()
 		}
+		g.secrets.close()
 		if g.admin != nil {
 			_ = g.admin.Close()
 		}

@@ -98,14 +98,15 @@ shutdown_timeout: 5s
 log: {level: error, format: text}
 `
 
-// bundleText is demoBundle with three more keys of the same principal:
-// one usable only from 10.0.0.0/8, one disabled and one expired.
+// bundleText is demoBundle with four more keys of the same principal:
+// one usable only from 10.0.0.0/8, one disabled, one expired and one whose
+// calls must be signed.
 const bundleText = `version: test-1
 author: gateway tests
 message: demo personas
 roles:
   teller:
-    permissions: [bank.accounts.read, bank.accounts.list, bank.transfers.create, bank.transactions.read, bank.transactions.watch, bank.quotes.read]
+    permissions: [bank.accounts.read, bank.accounts.list, bank.transfers.create, bank.transactions.read, bank.transactions.watch, bank.quotes.read, bank.payees.create]
   closer:
     permissions: [bank.accounts.close]
   auditor:
@@ -124,11 +125,14 @@ api_keys:
   - {id: %s, hash: "sha256:%x", principal: reporting-bot, kind: service, roles: [auditor], cidrs: [10.0.0.0/8]}
   - {id: %s, hash: "sha256:%x", principal: reporting-bot, kind: service, roles: [auditor], disabled: true}
   - {id: %s, hash: "sha256:%x", principal: reporting-bot, kind: service, roles: [auditor], expires: "2020-01-01T00:00:00Z"}
+  - {id: %s, hash: "sha256:%x", principal: reporting-bot, kind: service, roles: [auditor], require_signature: true}
 `
 
 // apiKeys are the full keys (pcs_<id>_<secret>) of the bundle's entries.
 type apiKeys struct {
 	reporting, remote, disabled, expired string
+	// signedOnly is reporting-bot's key whose calls must all be signed.
+	signedOnly string
 }
 
 // harness is one running gateway and its clients.
@@ -160,6 +164,13 @@ func newHarness(t *testing.T) *harness {
 // dir).
 func newHarnessWith(t *testing.T, extra string) *harness {
 	t.Helper()
+	return newHarnessBundle(t, extra, "")
+}
+
+// newHarnessBundle is newHarnessWith with more top-level bundle YAML
+// (extraBundle is appended to bundleText).
+func newHarnessBundle(t *testing.T, extra, extraBundle string) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	files, err := devcerts.Generate(dir, devcerts.WithClients("user/teller", "svc/ledger"))
 	if err != nil {
@@ -171,7 +182,7 @@ func newHarnessWith(t *testing.T, extra string) *harness {
 		t.Fatalf("WriteJWKS(%q) = %v, want nil", h.jwks, err)
 	}
 	var entries []any
-	for _, k := range []*string{&h.keys.reporting, &h.keys.remote, &h.keys.disabled, &h.keys.expired} {
+	for _, k := range []*string{&h.keys.reporting, &h.keys.remote, &h.keys.disabled, &h.keys.expired, &h.keys.signedOnly} {
 		key, id, hash, err := policy.NewAPIKey()
 		if err != nil {
 			t.Fatalf("policy.NewAPIKey() = %v, want nil", err)
@@ -179,7 +190,7 @@ func newHarnessWith(t *testing.T, extra string) *harness {
 		*k = key
 		entries = append(entries, id, hash)
 	}
-	writeFile(t, filepath.Join(dir, "bundle.yaml"), fmt.Sprintf(bundleText, entries...))
+	writeFile(t, filepath.Join(dir, "bundle.yaml"), fmt.Sprintf(bundleText, entries...)+extraBundle)
 
 	backend := startBank(t)
 	path := filepath.Join(dir, "gateway.yaml")

@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	"github.com/portcullis/portcullis/gateway/inproc"
 	"github.com/portcullis/portcullis/gateway/proxy"
@@ -128,4 +130,75 @@ func (s *sizeLimitedStream) RecvMsg(m any) error {
 		return errTooLarge
 	}
 	return nil
+}
+
+// Built-in limits on request metadata, on top of the 64 KiB bound on a
+// header list (grpc.MaxHeaderListSize, http.Server.MaxHeaderBytes), which
+// alone would let one call carry thousands of tiny entries.
+const (
+	// maxMetadataEntries bounds the metadata entries of a gRPC call and the
+	// header fields of a REST request; a key repeated counts once per value.
+	maxMetadataEntries = 100
+	// maxMetadataValueBytes bounds one metadata or header value (a -bin
+	// value after base64 decoding), except authorization: bearer tokens
+	// have their own, configurable bound (identity.max_token_bytes), and a
+	// longer one is refused by authentication (Unauthenticated, audited).
+	maxMetadataValueBytes = 8 << 10
+)
+
+// metadataLimitsMessage is the fixed refusal for requests over the limits.
+const metadataLimitsMessage = "request metadata over the gateway's limits: at most 100 entries and 8 KiB per value"
+
+var errMetadataLimits = status.Error(codes.InvalidArgument, metadataLimitsMessage)
+
+// withinLimits reports whether h (gRPC metadata, lower-case keys, or
+// http.Header, canonical keys) has at most maxMetadataEntries values and
+// none but authorization longer than maxMetadataValueBytes. It allocates
+// nothing.
+func withinLimits(h map[string][]string) bool {
+	n := 0
+	for k, vs := range h {
+		n += len(vs)
+		if n > maxMetadataEntries {
+			return false
+		}
+		if k == "authorization" || k == "Authorization" {
+			continue
+		}
+		for _, v := range vs {
+			if len(v) > maxMetadataValueBytes {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// limitMetadata is the gRPC server's tap (grpc.InTapHandle): a call whose
+// metadata is over the limits is refused with InvalidArgument before a
+// stream, a goroutine or the chain exists for it, so it is not counted in
+// portcullis_requests_total. Calls from the REST front (in memory) pass:
+// limitHeaders has bounded them already, and the front adds its own keys.
+// It runs in the connection's reader goroutine and does not block.
+func limitMetadata(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if withinLimits(info.Header) || inproc.IsInternal(ctx) {
+		return ctx, nil
+	}
+	return ctx, errMetadataLimits
+}
+
+// limitHeaders refuses REST requests whose header fields are over the
+// limits with 431 Request Header Fields Too Large and a google.rpc.Status
+// body (code InvalidArgument). Safe for concurrent use.
+func limitHeaders(next http.Handler) http.Handler {
+	body := []byte(`{"code":3,"message":"` + metadataLimitsMessage + `","details":[]}`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !withinLimits(r.Header) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestHeaderFieldsTooLarge)
+			_, _ = w.Write(body)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

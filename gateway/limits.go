@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -23,8 +24,23 @@ func (g *Gateway) rateLimitStage() (Stage, error) {
 	store = local
 	g.rlMetrics = ratelimit.NewMetrics()
 	if rc != nil && rc.Store == "redis" {
-		g.redis = redis.NewClient(&redis.Options{Addr: rc.Redis.Address, DB: int(rc.Redis.DB), ContextTimeoutEnabled: true,
-			DialTimeout: rc.Redis.Timeout * 4, ReadTimeout: rc.Redis.Timeout, WriteTimeout: rc.Redis.Timeout})
+		ro := &redis.Options{Addr: rc.Redis.Address, DB: int(rc.Redis.DB), ContextTimeoutEnabled: true,
+			DialTimeout: rc.Redis.Timeout * 4, ReadTimeout: rc.Redis.Timeout, WriteTimeout: rc.Redis.Timeout}
+		pw := g.secrets.get(keyRedisPassword)
+		if pw.Ref() != "" {
+			user := rc.Redis.Username
+			// Called for each new connection: a refreshed password is used
+			// from the next connection on; open ones stay authenticated.
+			ro.CredentialsProvider = func() (string, string) { return user, pw.Value() }
+		}
+		g.redis = redis.NewClient(ro)
+		if pw.Ref() != "" {
+			if err := g.checkRedisAuth(rc.Redis.Address, pw.Ref(), rc.Redis.Timeout); err != nil {
+				_ = g.redis.Close()
+				g.redis = nil
+				return Stage{}, err
+			}
+		}
 		r := ratelimit.NewRedis(g.redis, ratelimit.WithPrefix(rc.Redis.Prefix))
 		var primary ratelimit.Store = r
 		if rc.Mode == "lease" {
@@ -83,4 +99,23 @@ func (g *Gateway) rateLimitStage() (Stage, error) {
 	}
 	return Stage{Name: "ratelimit", Unary: ratelimit.UnaryServerInterceptor(store, opts...),
 		Stream: ratelimit.StreamServerInterceptor(store, opts...)}, nil
+}
+
+// checkRedisAuth pings Redis once with the configured credentials (ref
+// names the password): Redis refusing them (WRONGPASS, NOAUTH) is a
+// configuration error that fails New, while Redis being unreachable is not
+// (on_redis_down decides what calls get meanwhile) and is only logged.
+func (g *Gateway) checkRedisAuth(addr, ref string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), max(time.Second, timeout*5))
+	defer cancel()
+	err := g.redis.Ping(ctx).Err()
+	switch {
+	case err == nil:
+		return nil
+	case redis.IsAuthError(err):
+		// Redis's message names the user at most, never the password.
+		return fmt.Errorf("gateway: %s (%s): Redis at %s refused the credentials: %w", keyRedisPassword, ref, addr, err)
+	}
+	g.log.Warn("rate limits: Redis check at start-up failed; credentials not verified", "addr", addr, "err", err)
+	return nil
 }

@@ -107,6 +107,16 @@ var methods = []method{
 		return err
 	}, &restCall{method: "POST", path: "/v1/" + aliceChecking + ":close", body: `{"reason":"matrix"}`}},
 	{"Reconcile", reconcile, nil},
+	// Unsigned: every caller is refused before authorization (signing_test.go
+	// covers signed calls).
+	{"AddPayee", addPayee, addPayeeREST},
+}
+
+var addPayeeREST = &restCall{method: "POST", path: "/v1/" + aliceChecking + "/payees", body: `{"display_name":"Landlord","iban":"FR7630006000011234567890189"}`}
+
+func addPayee(ctx context.Context, c bankv1.BankServiceClient) error {
+	_, err := c.AddPayee(ctx, &bankv1.AddPayeeRequest{Account: aliceChecking, DisplayName: "Landlord", Iban: "FR7630006000011234567890189"})
+	return err
 }
 
 // want is the outcome of one cell: the gRPC code and, for methods with an
@@ -114,15 +124,18 @@ var methods = []method{
 type want struct {
 	code codes.Code
 	http int
+	msg  string // the refusal's message when it is not the code's usual one
 }
 
 var (
-	allowed = want{codes.OK, http.StatusOK}
-	unauth  = want{codes.Unauthenticated, http.StatusUnauthorized}
-	denied  = want{codes.PermissionDenied, http.StatusForbidden}
+	allowed = want{codes.OK, http.StatusOK, ""}
+	unauth  = want{codes.Unauthenticated, http.StatusUnauthorized, ""}
+	denied  = want{codes.PermissionDenied, http.StatusForbidden, ""}
 	// notZero: allowed, and the bank refuses to close an account whose
 	// balance is not zero.
-	notZero = want{codes.FailedPrecondition, http.StatusBadRequest}
+	notZero = want{codes.FailedPrecondition, http.StatusBadRequest, ""}
+	// needsSig: authenticated, but the method needs a request signature.
+	needsSig = want{codes.Unauthenticated, http.StatusUnauthorized, "invalid request signature"}
 )
 
 // persona is one caller of the matrix.
@@ -146,47 +159,47 @@ var personas = []persona{
 	{"anonymous", func(*harness) cred { return cred{} }, map[string]want{
 		"Ping": allowed, "GetAccount": unauth, "ListAccounts": unauth, "CreateTransferSmall": unauth,
 		"CreateTransferLarge": unauth, "ListTransactions": unauth, "WatchTransactions": unauth,
-		"ImportTransactions": unauth, "QuoteStream": unauth, "CloseAccount": unauth, "Reconcile": unauth}},
+		"ImportTransactions": unauth, "QuoteStream": unauth, "CloseAccount": unauth, "Reconcile": unauth, "AddPayee": unauth}},
 	{"teller", func(h *harness) cred { return cred{bearer: h.token("teller-1", roles("teller"))} }, map[string]want{
 		"Ping": allowed, "GetAccount": allowed, "ListAccounts": allowed, "CreateTransferSmall": allowed,
 		"CreateTransferLarge": denied, "ListTransactions": allowed, "WatchTransactions": allowed,
-		"ImportTransactions": unauth, "QuoteStream": allowed, "CloseAccount": unauth, "Reconcile": unauth}},
+		"ImportTransactions": unauth, "QuoteStream": allowed, "CloseAccount": unauth, "Reconcile": unauth, "AddPayee": needsSig}},
 	{"auditor", func(h *harness) cred { return cred{bearer: h.token("audrey", nil)} }, map[string]want{
 		"Ping": allowed, "GetAccount": allowed, "ListAccounts": denied, "CreateTransferSmall": denied,
 		"CreateTransferLarge": denied, "ListTransactions": allowed, "WatchTransactions": denied,
-		"ImportTransactions": unauth, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": unauth}},
+		"ImportTransactions": unauth, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": unauth, "AddPayee": needsSig}},
 	{"customer", func(h *harness) cred {
 		return cred{bearer: h.token("alice", map[string]any{"groups": []string{"customers"}})}
 	}, map[string]want{
 		"Ping": allowed, "GetAccount": allowed, "ListAccounts": denied, "CreateTransferSmall": denied,
 		"CreateTransferLarge": denied, "ListTransactions": allowed, "WatchTransactions": denied,
-		"ImportTransactions": unauth, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": unauth}},
+		"ImportTransactions": unauth, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": unauth, "AddPayee": needsSig}},
 	{"narrowed", func(h *harness) cred {
 		return cred{bearer: h.token("teller-1", map[string]any{"roles": []string{"teller"}, "scope": "bank.accounts.read"})}
 	}, map[string]want{
 		"Ping": allowed, "GetAccount": allowed, "ListAccounts": denied, "CreateTransferSmall": denied,
 		"CreateTransferLarge": denied, "ListTransactions": denied, "WatchTransactions": denied,
-		"ImportTransactions": unauth, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": unauth}},
+		"ImportTransactions": unauth, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": unauth, "AddPayee": needsSig}},
 	{"bound", func(h *harness) cred { return cred{bearer: h.boundToken(), cert: certTeller} }, map[string]want{
 		"Ping": allowed, "GetAccount": allowed, "ListAccounts": allowed, "CreateTransferSmall": allowed,
 		"CreateTransferLarge": denied, "ListTransactions": allowed, "WatchTransactions": allowed,
-		"ImportTransactions": unauth, "QuoteStream": allowed, "CloseAccount": notZero, "Reconcile": unauth}},
+		"ImportTransactions": unauth, "QuoteStream": allowed, "CloseAccount": notZero, "Reconcile": unauth, "AddPayee": needsSig}},
 	{"bound-without-cert", func(h *harness) cred { return cred{bearer: h.boundToken()} }, map[string]want{
 		"Ping": allowed, "GetAccount": unauth, "ListAccounts": unauth, "CreateTransferSmall": unauth,
 		"CreateTransferLarge": unauth, "ListTransactions": unauth, "WatchTransactions": unauth,
-		"ImportTransactions": unauth, "QuoteStream": unauth, "CloseAccount": unauth, "Reconcile": unauth}},
+		"ImportTransactions": unauth, "QuoteStream": unauth, "CloseAccount": unauth, "Reconcile": unauth, "AddPayee": unauth}},
 	{"reporting-bot", func(h *harness) cred { return cred{apiKey: h.keys.reporting} }, map[string]want{
 		"Ping": allowed, "GetAccount": allowed, "ListAccounts": denied, "CreateTransferSmall": denied,
 		"CreateTransferLarge": denied, "ListTransactions": allowed, "WatchTransactions": denied,
-		"ImportTransactions": unauth, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": unauth}},
+		"ImportTransactions": unauth, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": unauth, "AddPayee": needsSig}},
 	{"ledger-mtls", func(*harness) cred { return cred{cert: certLedger} }, map[string]want{
 		"Ping": allowed, "GetAccount": denied, "ListAccounts": denied, "CreateTransferSmall": denied,
 		"CreateTransferLarge": denied, "ListTransactions": denied, "WatchTransactions": denied,
-		"ImportTransactions": allowed, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": allowed}},
+		"ImportTransactions": allowed, "QuoteStream": denied, "CloseAccount": unauth, "Reconcile": allowed, "AddPayee": needsSig}},
 	{"teller-mtls", func(*harness) cred { return cred{cert: certTeller} }, map[string]want{
 		"Ping": allowed, "GetAccount": allowed, "ListAccounts": allowed, "CreateTransferSmall": allowed,
 		"CreateTransferLarge": denied, "ListTransactions": allowed, "WatchTransactions": allowed,
-		"ImportTransactions": denied, "QuoteStream": allowed, "CloseAccount": unauth, "Reconcile": denied}},
+		"ImportTransactions": denied, "QuoteStream": allowed, "CloseAccount": unauth, "Reconcile": denied, "AddPayee": needsSig}},
 }
 
 // boundToken is the demo's "bound" persona: teller and closer, bound to
@@ -208,13 +221,26 @@ func TestPersonaMatrix(t *testing.T) {
 				t.Run(m.name, func(t *testing.T) {
 					t.Run("grpc", func(t *testing.T) {
 						ctx := c.outgoing(timeout(t, callTimeout))
-						checkGRPC(t, m.name, m.grpc(ctx, h.grpcClient(c.cert)), w.code)
+						err := m.grpc(ctx, h.grpcClient(c.cert))
+						if w.msg != "" {
+							if st := status.Convert(err); st.Code() != w.code || st.Message() != w.msg {
+								t.Fatalf("%s() = %v, want %v %q", m.name, err, w.code, w.msg)
+							}
+							return
+						}
+						checkGRPC(t, m.name, err, w.code)
 					})
 					if m.rest == nil {
 						return
 					}
 					t.Run("rest", func(t *testing.T) {
 						got, msg, err := h.rest(timeout(t, callTimeout), c, *m.rest)
+						if w.msg != "" {
+							if err != nil || got != w.http || msg != w.msg {
+								t.Fatalf("REST %s = %d %q, %v, want %d %q", m.rest.path, got, msg, err, w.http, w.msg)
+							}
+							return
+						}
 						checkREST(t, m.rest.path, got, msg, err, w.http)
 					})
 				})

@@ -19,7 +19,7 @@ import (
 func (h *harness) writeBundle(t *testing.T, version, tellerPerms string) {
 	t.Helper()
 	text := strings.Replace(strings.Replace(h.bundle(t), "version: test-1", "version: "+version, 1),
-		"permissions: [bank.accounts.read, bank.accounts.list, bank.transfers.create, bank.transactions.read, bank.transactions.watch, bank.quotes.read]",
+		"permissions: [bank.accounts.read, bank.accounts.list, bank.transfers.create, bank.transactions.read, bank.transactions.watch, bank.quotes.read, bank.payees.create]",
 		"permissions: ["+tellerPerms+"]", 1)
 	tmp := filepath.Join(h.dir, ".bundle.yaml.tmp")
 	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {

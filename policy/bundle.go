@@ -24,6 +24,8 @@ type Bundle struct {
 	Bindings []Binding
 	// APIKeys by id.
 	APIKeys map[string]*APIKey
+	// SigningKeys are the request-signing public keys, by keyid.
+	SigningKeys map[string]*SigningKey
 	// Grants give permissions directly to service identities configured by
 	// the operator (never by a bundle). This is the only way to hold an
 	// internal permission.
@@ -76,6 +78,16 @@ type Grant struct {
 	// Subject is a principal id or SPIFFE ID.
 	Subject     string
 	Permissions []string
+}
+
+// SigningKey returns the request-signing key with the given keyid. A nil
+// bundle has none.
+func (b *Bundle) SigningKey(id string) (*SigningKey, bool) {
+	if b == nil {
+		return nil, false
+	}
+	k, ok := b.SigningKeys[id]
+	return k, ok
 }
 
 // APIKey returns the key entry with the given id. A nil bundle has none.

@@ -29,11 +29,15 @@ const (
 	// KeyClientSubject is the subject of the REST client's verified
 	// certificate.
 	KeyClientSubject = "x-portcullis-client-subject"
+	// KeySignatureKey is the keyid of the HTTP Message Signature the REST
+	// front verified on the request (RFC 9421), absent when the request
+	// carried none.
+	KeySignatureKey = "x-portcullis-signature-key"
 )
 
 // InternalKeys lists every internal key a stage of the chain reads.
 var InternalKeys = []string{KeyTransport, KeyClientAddr, KeyRoute, KeyHTTPMethod, KeyTLSVersion,
-	KeyClientCertSHA256, KeyClientSPIFFE, KeyClientSubject}
+	KeyClientCertSHA256, KeyClientSPIFFE, KeyClientSubject, KeySignatureKey}
 
 // Transport names.
 const (

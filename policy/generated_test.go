@@ -24,7 +24,7 @@ func TestGeneratedBankTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewRegistry() = %v", err)
 	}
-	if got, want := reg.Len(), 10; got != want {
+	if got, want := reg.Len(), 11; got != want {
 		t.Errorf("Len() = %d, want %d", got, want)
 	}
 

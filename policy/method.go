@@ -206,7 +206,10 @@ type Method struct {
 	Credentials       Credentials
 	RequireMTLS       bool
 	RequireBoundToken bool
-	Sensitivity       Sensitivity
+	// RequireSignature demands a request signature by a signing key the
+	// bundle binds to the caller.
+	RequireSignature bool
+	Sensitivity      Sensitivity
 
 	// RateLimit is nil when the method has none.
 	RateLimit *RateLimit

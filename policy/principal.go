@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"crypto"
 	"net/netip"
 	"time"
 )
@@ -82,4 +83,31 @@ type APIKey struct {
 	CIDRs []netip.Prefix
 	// Disabled keys are refused (revocation without deleting the entry).
 	Disabled bool
+	// RequireSignature demands that every call made with the key is signed
+	// by a signing key bound to the key's principal, whatever the method's
+	// policy says.
+	RequireSignature bool
+}
+
+// SigningKey is a public key a principal signs requests with (HTTP Message
+// Signatures on REST, the equivalent metadata profile on gRPC). Bundles
+// hold public keys only; shared HMAC secrets do not belong in a bundle.
+type SigningKey struct {
+	// ID is the keyid the signatures name.
+	ID string
+	// Algorithm is "ed25519" or "ecdsa-p256-sha256".
+	Algorithm string
+	// Public is an ed25519.PublicKey or a P-256 *ecdsa.PublicKey.
+	Public crypto.PublicKey
+	// Principal is the only principal whose calls the key may sign.
+	Principal string
+	// ExpiresAt is when the key stops verifying; zero means never.
+	ExpiresAt time.Time
+	// Disabled keys verify nothing (revocation without deleting the entry).
+	Disabled bool
+}
+
+// Usable reports whether the key verifies signatures at now.
+func (k *SigningKey) Usable(now time.Time) bool {
+	return !k.Disabled && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
 }

@@ -167,6 +167,9 @@ func emitMethod(g *protogen.GeneratedFile, f *protogen.File, gm generated) {
 	if m.RequireBoundToken {
 		g.P("RequireBoundToken: true,")
 	}
+	if m.RequireSignature {
+		g.P("RequireSignature: true,")
+	}
 	g.P("Sensitivity: ", pol(sensitivityIdent[m.Sensitivity]), ",")
 	if rl := m.RateLimit; rl != nil {
 		period := map[time.Duration]string{time.Second: "Second", time.Minute: "Minute", time.Hour: "Hour"}[rl.Period]

@@ -78,7 +78,7 @@ author: portcullis demo
 message: demo personas
 roles:
   teller:
-    permissions: [bank.accounts.read, bank.accounts.list, bank.transfers.create, bank.transactions.read, bank.transactions.watch, bank.quotes.read]
+    permissions: [bank.accounts.read, bank.accounts.list, bank.transfers.create, bank.transactions.read, bank.transactions.watch, bank.quotes.read, bank.payees.create]
   closer:
     permissions: [bank.accounts.close]
   auditor:

@@ -89,8 +89,8 @@ Without credentials, protected calls are refused (Unauthenticated / HTTP 401):
 
 teller (roles: teller):
   allowed  %[5]s %[8]s -d '{"name":"accounts/alice-checking"}' %[1]s %[6]s/GetAccount
-  allowed  %[7]s %[8]s https://%[2]s/v1/accounts/alice-checking/transfers -d '{"amount_cents":500,"currency":"EUR","beneficiary":{"name":"Bob","iban":"GB82WEST12345698765432"}}'
-  denied   %[7]s %[8]s https://%[2]s/v1/accounts/alice-checking/transfers -d '{"amount_cents":2000000,"currency":"EUR"}'   (condition: over 10,000.00)
+  allowed  %[7]s %[8]s -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking/transfers -d '{"amount_cents":500,"currency":"EUR","beneficiary":{"name":"Bob","iban":"GB82WEST12345698765432"}}'
+  denied   %[7]s %[8]s -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking/transfers -d '{"amount_cents":2000000,"currency":"EUR"}'   (condition: over 10,000.00)
   denied   %[5]s %[8]s -d '{"name":"accounts/alice-checking"}' %[1]s %[6]s/CloseAccount   (RESTRICTED: needs a bound token over mTLS)
 
 auditor (bound to role auditor in the bundle):
@@ -118,7 +118,7 @@ ledger service (mTLS client certificate, operator grant):
 
 operator (role operator: portcullis.admin.read on the admin API, same chain):
   allowed  curl -s %[17]s http://%[3]s/admin/v1/status
-  allowed  curl -s %[17]s http://%[3]s/admin/v1/explain -d '{"method":"/%[6]s/ListAccounts","principal":{"id":"audrey"}}'
+  allowed  curl -s %[17]s http://%[3]s/admin/v1/explain -H 'Content-Type: application/json' -d '{"method":"/%[6]s/ListAccounts","principal":{"id":"audrey"}}'
   denied   curl -s %[8]s http://%[3]s/admin/v1/status   (teller: PermissionDenied / 403)
 
 Unknown methods never reach the backend (REST 404; a raw gRPC client gets Unimplemented):

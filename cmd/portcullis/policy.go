@@ -116,6 +116,9 @@ func policyShow(args []string, stdout, stderr io.Writer) int {
 		} else if m.RequireMTLS {
 			extras = append(extras, "mtls")
 		}
+		if m.RequireSignature {
+			extras = append(extras, "signed")
+		}
 		if m.Audit.Required {
 			extras = append(extras, "audit-required")
 		}

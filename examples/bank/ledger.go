@@ -27,6 +27,7 @@ type account struct {
 	nextTx       int64
 	nextTransfer int64
 	watchers     map[*watcher]struct{}
+	payees       []*bankv1.Payee
 }
 
 // watcher is one WatchTransactions stream's subscription. The publisher

@@ -177,6 +177,35 @@ func (s *Signer) Rotate() (string, error) {
 	return k.kid, nil
 }
 
+// Load replaces every key with those of keyPEM, in the format of
+// Config.KeyPEM: the first block becomes the current signing key and the
+// others stay published. It is how a rotated secret (a refreshed
+// assertion.key reference) takes effect without a restart: deploy the new
+// key first and the old one second, then drop the old one once its
+// assertions have expired. The current key must be of the Signer's
+// algorithm. On error the keys are unchanged; errors never quote key
+// material. It is safe for concurrent use.
+func (s *Signer) Load(keyPEM []byte) error {
+	privs, err := parseKeys(keyPEM)
+	if err != nil {
+		return fmt.Errorf("assertion: load: %w", err)
+	}
+	keys := make([]*signingKey, 0, len(privs))
+	for i, p := range privs {
+		k, err := newSigningKey(p)
+		if err != nil {
+			return fmt.Errorf("assertion: load: key %d: %w", i, err)
+		}
+		keys = append(keys, k)
+	}
+	if string(keys[0].alg) != s.alg {
+		return fmt.Errorf("assertion: load: current key is %s, algorithm is %s", keys[0].alg, s.alg)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.publish(keys[0], keys)
+}
+
 // Retire stops publishing the previous key kid. Retire it once every
 // assertion it signed has expired (the lifetime plus the backends' leeway
 // after the rotation) and the backends no longer need it. The current key

@@ -61,6 +61,7 @@ type file struct {
 	Roles     map[string]role     `yaml:"roles"`
 	Bindings  []binding           `yaml:"bindings"`
 	APIKeys   []apiKey            `yaml:"api_keys"`
+	Signing   []signingKey        `yaml:"signing_keys"`
 	Overrides map[string]override `yaml:"overrides"`
 }
 
@@ -103,6 +104,8 @@ type apiKey struct {
 	Expires   string   `yaml:"expires"`
 	CIDRs     []string `yaml:"cidrs"`
 	Disabled  bool     `yaml:"disabled"`
+	// RequireSignature: every call made with the key must be signed.
+	RequireSignature bool `yaml:"require_signature"`
 }
 
 // maxFileBytes bounds a bundle file.
@@ -177,7 +180,8 @@ func (v *validator) fail(path, format string, args ...any) {
 
 func (v *validator) build(f *file, cat Catalog) *policy.Bundle {
 	b := &policy.Bundle{Version: f.Version, Author: f.Author, Message: f.Message, Source: v.name,
-		LoadedAt: time.Now(), Roles: map[string]*policy.Role{}, APIKeys: map[string]*policy.APIKey{}}
+		LoadedAt: time.Now(), Roles: map[string]*policy.Role{}, APIKeys: map[string]*policy.APIKey{},
+		SigningKeys: map[string]*policy.SigningKey{}}
 	if strings.TrimSpace(f.Version) == "" {
 		v.fail("$.version", "required: label the bundle (e.g. a date and counter)")
 	}
@@ -236,11 +240,13 @@ func (v *validator) build(f *file, cat Catalog) *policy.Bundle {
 			b.APIKeys[key.ID] = key
 		}
 	}
+	v.signingKeys(b, f)
 	return b
 }
 
 func (v *validator) apiKey(at string, k apiKey, f *file, cat Catalog) *policy.APIKey {
-	out := &policy.APIKey{ID: k.ID, Principal: k.Principal, Kind: k.Kind, Roles: k.Roles, Scopes: k.Scopes, Tenant: k.Tenant, Disabled: k.Disabled}
+	out := &policy.APIKey{ID: k.ID, Principal: k.Principal, Kind: k.Kind, Roles: k.Roles, Scopes: k.Scopes, Tenant: k.Tenant,
+		Disabled: k.Disabled, RequireSignature: k.RequireSignature}
 	ok := true
 	if !keyID.MatchString(k.ID) {
 		v.fail(at+".id", "invalid key id %q (12 characters a-z, 2-7; the part after pcs_)", k.ID)

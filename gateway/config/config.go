@@ -70,6 +70,16 @@ type Config struct {
 	// Audit (audit) configures the audit log. Without it no audit records
 	// are written.
 	Audit *Audit `yaml:"audit"`
+	// Signatures (signatures) tunes the verification of signed requests
+	// (methods with require_signature, API keys with require_signature).
+	// Verification is always on; this block only changes its window and
+	// where used nonces are remembered.
+	Signatures *Signatures `yaml:"signatures"`
+	// Secrets (secrets) configures how secret references (env:NAME,
+	// file:PATH, vault:MOUNT/PATH#FIELD) are resolved. Every
+	// secret-bearing setting holds a reference; a literal secret is an
+	// error.
+	Secrets *Secrets `yaml:"secrets"`
 
 	src *source // positions of the keys, for error messages; nil if built in Go
 }

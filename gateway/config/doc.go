@@ -11,7 +11,16 @@
 //	config: gateway.yaml:12: listeners.grpc.adress: unknown field (did you mean "address"?)
 //	config: gateway.yaml:7: routes[0].connect_timeout: invalid duration "5 sec"
 //
-// Relative file paths are resolved against the directory of the
+// Secret-bearing settings (rate_limits.redis.password,
+// audit.postgres.password, assertion.key, secrets.vault.token and
+// secrets.vault.secret_id) hold a reference, env:NAME, file:PATH or
+// vault:MOUNT/PATH#FIELD (see gateway/secrets and the secrets block); a
+// secret written out is an error that never quotes it, as is a password
+// inside audit.postgres.dsn:
+//
+//	config: gateway.yaml:14: rate_limits.redis.password: a literal secret is not allowed; use env:NAME, file:PATH or vault:PATH#FIELD
+//
+// Relative file paths (file: references included) are resolved against the directory of the
 // configuration file. Omitted keys take the defaults documented on each
 // field; a key present with an empty (null) value also takes its default.
 // docs/configuration.md documents every key.

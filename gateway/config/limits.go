@@ -2,7 +2,10 @@ package config
 
 import (
 	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/gateway/secrets"
 )
 
 // RateLimits configures the rate-limit stage. Limits themselves come from
@@ -41,6 +44,13 @@ type Redis struct {
 	Prefix string `yaml:"prefix"`
 	// Timeout (timeout) bounds one Redis call. Default 50ms.
 	Timeout time.Duration `yaml:"timeout"`
+	// Username (username) is the Redis ACL user. Default: none (the
+	// default user); needs password.
+	Username string `yaml:"username"`
+	// Password (password) is a secret reference (env:NAME, file:PATH or
+	// vault:PATH#FIELD), never the password itself. Each new connection
+	// authenticates with its current value. Default: no AUTH.
+	Password string `yaml:"password"`
 }
 
 // Audit configures the audit log. Without it the gateway writes no audit
@@ -72,8 +82,13 @@ type AuditFile struct {
 
 // AuditPostgres is the PostgreSQL sink.
 type AuditPostgres struct {
-	// DSN (dsn) is a libpq connection string or URL.
+	// DSN (dsn) is a libpq connection string or URL, without a password:
+	// one in the DSN is an error (use password).
 	DSN string `yaml:"dsn"`
+	// Password (password) is a secret reference (env:NAME, file:PATH or
+	// vault:PATH#FIELD), used on each (re)connect. Default: none (the
+	// server's other authentication, or a .pgpass file).
+	Password string `yaml:"password"`
 	// Table (table) name. Default portcullis_audit.
 	Table string `yaml:"table"`
 }
@@ -88,6 +103,9 @@ func (v *validator) limits(c *Config) {
 		}
 		if rl.Redis != nil && rl.Redis.Address != "" {
 			v.hostPort("rate_limits.redis.address", rl.Redis.Address, false)
+		}
+		if rl.Redis != nil && rl.Redis.Username != "" && rl.Redis.Password == "" {
+			v.add("rate_limits.redis.password", "required when username is set")
 		}
 		if rl.LeaseSize < 0 {
 			v.add("rate_limits.lease_size", "must not be negative")
@@ -106,8 +124,12 @@ func (v *validator) limits(c *Config) {
 		if a.File != nil && a.File.Dir == "" {
 			v.add("audit.file.dir", "required")
 		}
-		if a.Postgres != nil && a.Postgres.DSN == "" {
+		switch {
+		case a.Postgres == nil:
+		case a.Postgres.DSN == "":
 			v.add("audit.postgres.dsn", "required")
+		case dsnHasPassword(a.Postgres.DSN): // the DSN itself is never quoted
+			v.add("audit.postgres.dsn", "a password in the DSN is not allowed; remove it and set audit.postgres.password to env:NAME, file:PATH or vault:PATH#FIELD")
 		}
 		if a.QueueSize < 0 {
 			v.add("audit.queue_size", "must not be negative")
@@ -132,10 +154,15 @@ type Assertion struct {
 	// Issuer (issuer) is the gateway's id, the iss backends check.
 	// Default "portcullis".
 	Issuer string `yaml:"issuer"`
-	// KeyFile (key_file) is a PEM private key (Ed25519 or P-256; mode
-	// 0600); further PEM blocks are older keys still published. Default: a
-	// key generated at start (suits a single gateway only).
+	// KeyFile (key_file) is a PEM private key (Ed25519 or P-256); further
+	// PEM blocks are older keys still published. It is refused when group
+	// or others may access it (chmod 600). Default: a key generated at
+	// start (suits a single gateway only).
 	KeyFile string `yaml:"key_file"`
+	// Key (key) is a secret reference (env:NAME, file:PATH or
+	// vault:PATH#FIELD) to what key_file holds; at most one of key and
+	// key_file. A refreshed value replaces the keys without a restart.
+	Key string `yaml:"key"`
 	// Lifetime (lifetime) of each assertion. Default 30s, at most 5m.
 	Lifetime time.Duration `yaml:"lifetime"`
 }
@@ -147,8 +174,15 @@ func (v *validator) assertion(c *Config) {
 	if a == nil {
 		return
 	}
-	if a.KeyFile != "" {
-		v.file("assertion.key_file", a.KeyFile, true)
+	switch {
+	case a.KeyFile != "" && a.Key != "":
+		v.add("assertion.key", "set only one of key and key_file")
+	case a.KeyFile != "":
+		// The checks of a file: secret (owner-only mode, regular file,
+		// size), so that a readable key is a config error with a line.
+		if _, err := secrets.ReadFile(a.KeyFile); err != nil {
+			v.add("assertion.key_file", "%s", strings.TrimPrefix(err.Error(), "secrets: "))
+		}
 	}
 	if a.Lifetime <= 0 || a.Lifetime > 5*time.Minute {
 		v.add("assertion.lifetime", "must be between 1s and 5m")

@@ -138,4 +138,5 @@ func (c *Config) resolve(dir string) {
 			abs(&c.Identity.Issuers[i].JWKSFile)
 		}
 	}
+	c.resolveSecretPaths(dir)
 }

@@ -58,6 +58,8 @@ func (c *Config) Validate() error {
 	v.identity(c)
 	v.limits(c)
 	v.assertion(c)
+	v.signatures(c)
+	v.secrets(c)
 	for i, d := range c.Descriptors {
 		path := index("descriptors", i)
 		v.file(path+".file", d.File, true)

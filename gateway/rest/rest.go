@@ -9,6 +9,9 @@
 // HTTP method and matched route pattern are attached as internal metadata.
 // JSON is strict: unknown fields and malformed bodies are 400 with a
 // google.rpc.Status body; error codes map with runtime.HTTPStatusFromCode.
+// Compressed bodies are not supported: a Content-Encoding other than
+// identity is 415 with Accept-Encoding: identity and code Unimplemented
+// (what the gRPC listener answers for an unknown grpc-encoding).
 package rest
 
 import (
@@ -32,6 +35,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/portcullis/portcullis/interceptors/signature"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -55,7 +59,12 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, services []policy.S
 	for _, opt := range opts {
 		opt(&o)
 	}
+	routes, err := routesOf(services)
+	if err != nil {
+		return nil, err
+	}
 	mux := runtime.NewServeMux(
+		runtime.WithMiddlewares(strictQuery(routes)),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
@@ -82,7 +91,11 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, services []policy.S
 			return nil, fmt.Errorf("rest: register %s: %w", s.Name, err)
 		}
 	}
-	return &front{mux: mux, opts: o}, nil
+	f := &front{mux: mux, opts: o, next: mux}
+	if o.middleware != nil {
+		f.next = o.middleware(mux)
+	}
+	return f, nil
 }
 
 // headerMatcher forwards the allow-listed headers and Grpc-Metadata-*
@@ -204,6 +217,9 @@ func annotate(ctx context.Context, r *http.Request) metadata.MD {
 	if p, ok := runtime.HTTPPathPattern(ctx); ok {
 		md[policy.KeyRoute] = []string{p}
 	}
+	if s, ok := signature.FromContext(r.Context()); ok {
+		md[policy.KeySignatureKey] = []string{s.KeyID}
+	}
 	if cs := r.TLS; cs != nil {
 		md[policy.KeyTLSVersion] = []string{tlsVersion(cs.Version)}
 		if len(cs.VerifiedChains) > 0 && len(cs.PeerCertificates) > 0 {
@@ -235,6 +251,7 @@ func tlsVersion(v uint16) string {
 // front strips internal headers and bounds bodies before the mux runs.
 type front struct {
 	mux  *runtime.ServeMux
+	next http.Handler // mux, behind the middleware if any
 	opts options
 }
 
@@ -248,6 +265,21 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"code":3,"message":"path or query is not valid UTF-8","details":[]}`))
 		return
 	}
+	// grpc-gateway would decode a compressed body as if it were JSON: refuse
+	// every content coding but identity before the body is read.
+	if !identityCoded(r.Header) {
+		w.Header().Set("Accept-Encoding", "identity")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnsupportedMediaType)
+		_, _ = w.Write([]byte(`{"code":12,"message":"Content-Encoding is not supported; send the body uncompressed","details":[]}`))
+		return
+	}
+	if !jsonBody(r) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnsupportedMediaType)
+		_, _ = w.Write([]byte(`{"code":3,"message":"Content-Type must be application/json","details":[]}`))
+		return
+	}
 	for k := range r.Header {
 		if policy.IsInternalKey(k) || policy.IsInternalKey(strings.TrimPrefix(k, runtime.MetadataHeaderPrefix)) {
 			delete(r.Header, k)
@@ -256,7 +288,34 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && f.opts.maxBodyBytes > 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, f.opts.maxBodyBytes)
 	}
-	f.mux.ServeHTTP(w, r)
+	f.next.ServeHTTP(w, r)
+}
+
+// errorMux and errorMarshaler serve WriteError, outside any route.
+var (
+	errorMux       = runtime.NewServeMux()
+	errorMarshaler = &runtime.JSONPb{MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true}}
+)
+
+// WriteError answers r with err the way the front answers every failed
+// call: a google.rpc.Status JSON body, the HTTP status from
+// runtime.HTTPStatusFromCode (413 for a body over the limit), and a Bearer
+// challenge for Unauthenticated.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	errorHandler(r.Context(), errorMux, errorMarshaler, w, r, err)
+}
+
+// identityCoded reports whether every Content-Encoding of h is identity
+// (or there is none).
+func identityCoded(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // validQuery reports whether every query key and value decodes to valid

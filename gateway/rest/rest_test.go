@@ -107,6 +107,12 @@ func TestStrictJSON(t *testing.T) {
 		{"invalid UTF-8 in path", "GET", "/v1/accounts/%80", "", 400, codes.InvalidArgument},
 		{"invalid UTF-8 in query", "GET", "/v1/accounts?customer=%ff", "", 400, codes.InvalidArgument},
 		{"unknown route", "GET", "/v1/nope", "", 404, codes.NotFound},
+		{"unknown query parameter", "GET", "/v1/accounts?bogus=1", "", 400, codes.InvalidArgument},
+		{"query by proto name", "GET", "/v1/accounts?customer=customers/alice&page_size=1", "", 200, codes.OK},
+		{"query by JSON name", "GET", "/v1/accounts?customer=customers/alice&pageSize=1", "", 200, codes.OK},
+		{"query sets a path field", "GET", "/v1/customers/alice/accounts?customer=customers/bob", "", 400, codes.InvalidArgument},
+		{"query on a body route", "POST", "/v1/accounts/alice-checking/transfers?amount_cents=5", `{"amount_cents":5,"currency":"EUR"}`, 400, codes.InvalidArgument},
+		{"query into a scalar", "GET", "/v1/accounts?page_size.x=1", "", 400, codes.InvalidArgument},
 		{"backend error", "GET", "/v1/accounts/nope", "", 404, codes.NotFound},
 	}
 	for _, tt := range tests {
@@ -204,5 +210,36 @@ func TestHeaderMatcher(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("headerMatcher(%q) = %q, %v, want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestContentType(t *testing.T) {
+	f := newFixture(t)
+	body := `{"amount_cents":5,"currency":"EUR"}`
+	for _, tt := range []struct {
+		ct   string
+		code int
+	}{
+		{"application/json", 200},
+		{"application/json; charset=utf-8", 200},
+		{"text/plain", 415},
+		{"application/x-www-form-urlencoded", 415}, // curl -d without -H
+		{"application/xml", 415},
+		{"", 415},
+		{"application/json;;", 415},
+	} {
+		t.Run(tt.ct, func(t *testing.T) {
+			resp, got := f.do(t, "POST", "/v1/accounts/alice-checking/transfers", body, map[string]string{"Content-Type": tt.ct})
+			if resp.StatusCode != tt.code {
+				t.Fatalf("POST with Content-Type %q = %d %s, want %d", tt.ct, resp.StatusCode, got, tt.code)
+			}
+			if tt.code == 415 && !strings.Contains(got, `"code":3`) {
+				t.Errorf("415 body = %s, want a google.rpc.Status with code 3", got)
+			}
+		})
+	}
+	// A request without a body needs no Content-Type.
+	if resp, got := f.do(t, "GET", "/v1/accounts/alice-checking", "", map[string]string{"Content-Type": "text/plain"}); resp.StatusCode != 200 {
+		t.Errorf("GET with no body = %d %s, want 200", resp.StatusCode, got)
 	}
 }

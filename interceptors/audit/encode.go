@@ -103,6 +103,9 @@ func appendBody(b []byte, e *Event, offHash, offPrev, offSeq *int) []byte {
 	}
 	if e.RateLimit.present() {
 		p := len(b)
+		if e.RateLimit.Degraded { // keys in canonical (sorted) order
+			b = append(b, `,"degraded":true`...)
+		}
 		b = appendOptString(b, `,"key":`, e.RateLimit.Key)
 		b = appendBoolKey(b, `,"limited":`, e.RateLimit.Limited)
 		b = closeObject(b, `,"rate_limit":`, p)

@@ -18,7 +18,7 @@ func fullEvent() *Event {
 		Decision: Decision{Allowed: true, Reason: "ok\n", FailedRequirement: "f", Required: []string{"p"},
 			Effective: []string{"p", "q"}, MatchedRoles: []string{"a"}, Condition: "true", BundleVersion: "v",
 			ShadowVersion: "s", Disagreement: true},
-		Resource: "accounts/1", AuthnFailure: "x", RateLimit: RateLimit{Key: "k", Limited: true},
+		Resource: "accounts/1", AuthnFailure: "x", RateLimit: RateLimit{Key: "k", Limited: true, Degraded: true},
 		Status: Status{Code: "OK", Message: "m\u2028"}, DurationMicros: 7, RequestBytes: 1, ResponseBytes: 2,
 		RequestMessages: 3, ResponseMessages: 4, Request: json.RawMessage(`{ "b": 1.50, "a": [1e2, "\u0041"] }`)}
 }

@@ -193,6 +193,10 @@ type RateLimit struct {
 	Key string `json:"key,omitempty"`
 	// Limited is true when the call was refused.
 	Limited bool `json:"limited,omitempty"`
+	// Degraded is true when the shared store (Redis) could not answer and
+	// the call was decided by the replica's local fallback limit, or
+	// refused because of the outage (on_redis_down: fail_closed).
+	Degraded bool `json:"degraded,omitempty"`
 }
 
 // Status is a gRPC status.
@@ -211,7 +215,7 @@ func (c *Credential) present() bool { return c.Kind != "" || c.ID != "" }
 func (t *TLS) present() bool {
 	return t.Version != "" || t.MTLS || t.SPIFFEID != "" || t.CertSHA256 != ""
 }
-func (r *RateLimit) present() bool { return r.Key != "" || r.Limited }
+func (r *RateLimit) present() bool { return r.Key != "" || r.Limited || r.Degraded }
 
 func (d *Decision) present() bool {
 	return d.Allowed || d.Reason != "" || d.FailedRequirement != "" || len(d.Required) > 0 ||

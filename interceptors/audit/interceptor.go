@@ -227,7 +227,7 @@ func (c *call) finish(err error) {
 		e.Decision.ShadowVersion, e.Decision.Disagreement = sh.Version, sh.Disagree
 	}
 	e.Resource, e.AuthnFailure = rec.Resource, rec.AuthnFailure
-	e.RateLimit = RateLimit{Key: rec.RateLimitKey, Limited: rec.RateLimited}
+	e.RateLimit = RateLimit{Key: rec.RateLimitKey, Limited: rec.RateLimited, Degraded: rec.RateLimitDegraded}
 	if err == nil {
 		e.Status.Code = "OK"
 	} else {

@@ -94,15 +94,16 @@ func NewMemory(opts ...MemoryOption) *Memory {
 // ErrInvalidLimit for an invalid l or n, and never another error. It is
 // safe for concurrent use.
 func (s *Memory) Take(_ context.Context, key string, l Limit, n int) (Result, error) {
-	if err := check(l, n); err != nil {
+	t, err := checkInterval(l, n)
+	if err != nil {
 		return Result{}, err
 	}
-	c := s.take(key, l, int64(n), int64(n))
+	c := s.take(key, int64(t), int64(l.Burst), int64(n), int64(n))
 	return c.result(l, time.Nanosecond), nil
 }
 
 // take runs one GCRA decision for key under its shard's lock.
-func (s *Memory) take(key string, l Limit, want, min int64) cells {
+func (s *Memory) take(key string, t, burst, want, min int64) cells {
 	now := s.now()
 	h := maphash.String(s.seed, key)
 	if h == 0 {
@@ -112,7 +113,7 @@ func (s *Memory) take(key string, l Limit, want, min int64) cells {
 	sh := &s.shards[h&s.mask]
 	sh.mu.Lock()
 	sl := sh.find(h, now)
-	c := gcra(now, sl.tat, int64(l.Interval()), int64(l.Burst), want, min)
+	c := gcra(now, sl.tat, t, burst, want, min)
 	if c.granted > 0 {
 		if sl.key == 0 {
 			sh.used++

@@ -54,7 +54,13 @@ const maxSpan = 1 << 60
 // Valid reports whether l has a positive rate and period, and a capacity
 // span (Burst+1)×Period/Rate below about 36 years.
 func (l Limit) Valid() bool {
-	return l.Rate > 0 && l.Period > 0 && (float64(l.Burst)+1)*float64(l.Interval()) < maxSpan
+	return l.valid(l.Interval())
+}
+
+// valid is Valid for a limit whose Interval is t (computed once per call
+// on the hot path: it is a 64-bit division).
+func (l Limit) valid(t time.Duration) bool {
+	return l.Rate > 0 && l.Period > 0 && (float64(l.Burst)+1)*float64(t) < maxSpan
 }
 
 // Interval is the steady-state time between two cells, Period/Rate (at
@@ -104,10 +110,17 @@ var (
 
 // check validates the arguments common to every Store.
 func check(l Limit, n int) error {
-	if !l.Valid() || n < 1 || n > l.Capacity() {
-		return fmt.Errorf("%w: %v, n=%d", ErrInvalidLimit, l, n)
+	_, err := checkInterval(l, n)
+	return err
+}
+
+// checkInterval is check that also returns l's Interval.
+func checkInterval(l Limit, n int) (time.Duration, error) {
+	t := l.Interval()
+	if !l.valid(t) || n < 1 || n > l.Capacity() {
+		return 0, fmt.Errorf("%w: %v, n=%d", ErrInvalidLimit, l, n)
 	}
-	return nil
+	return t, nil
 }
 
 // cells is one GCRA decision, in a single time unit (ns for Memory, µs in

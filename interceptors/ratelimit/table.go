@@ -117,11 +117,25 @@ func (sh *memShard) buckets(h uint64) (b1, b2 []slot) {
 	return sh.slots[i : i+bucketSize : i+bucketSize], sh.slots[j : j+bucketSize : j+bucketSize]
 }
 
-// grow doubles the table (up to maxSlots), dropping idle keys. The caller
-// holds sh.mu.
+// grow doubles the table (up to maxSlots), dropping idle keys. If a live
+// key does not fit the doubled table (both its buckets full, which is rare
+// at the load a table grows from), it doubles again: below the cap no live
+// key is ever dropped. At the cap, a key that does not fit is the one
+// dropped. The caller holds sh.mu.
 func (sh *memShard) grow(now int64) {
 	old := sh.slots
-	sh.slots = make([]slot, min(2*len(old), sh.maxSlots))
+	for size := min(2*len(old), sh.maxSlots); ; size = min(2*size, sh.maxSlots) {
+		if sh.rehash(old, size, now, size < sh.maxSlots) {
+			return
+		}
+	}
+}
+
+// rehash puts the live keys of old into a new table of size slots. With
+// strict it stops and reports false at the first key that does not fit;
+// otherwise it drops such keys and reports true.
+func (sh *memShard) rehash(old []slot, size int, now int64, strict bool) bool {
+	sh.slots = make([]slot, size)
 	sh.used = 0
 	for _, sl := range old {
 		if sl.key == 0 || sl.tat <= now {
@@ -133,11 +147,15 @@ func (sh *memShard) grow(now int64) {
 		if &b2[0] != &b1[0] {
 			c.scan(b2, now)
 		}
-		// In the larger table a key almost always fits; if not (both
-		// buckets full of live keys) it is the one dropped.
-		if free := c.free(); free != nil {
-			*free = sl
-			sh.used++
+		free := c.free()
+		if free == nil {
+			if strict {
+				return false
+			}
+			continue
 		}
+		*free = sl
+		sh.used++
 	}
+	return true
 }

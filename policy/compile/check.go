@@ -67,8 +67,8 @@ func (c *checker) checkAccess(p *portcullisv1.MethodPolicy, catalog Catalog) {
 			c.fail(ErrPublicProtected, "say why the method is public: public: { reason: \"...\" }",
 				"public method without a reason")
 		}
-		if len(p.Credentials) > 0 || p.RequireMtls || p.RequireBoundToken {
-			c.fail(ErrPublicProtected, "remove credentials, require_mtls and require_bound_token, or make the method require permissions",
+		if len(p.Credentials) > 0 || p.RequireMtls || p.RequireBoundToken || p.RequireSignature {
+			c.fail(ErrPublicProtected, "remove credentials, require_mtls, require_bound_token and require_signature, or make the method require permissions",
 				"a public method cannot demand credentials")
 		}
 		if p.Sensitivity == portcullisv1.Sensitivity_SENSITIVITY_RESTRICTED {

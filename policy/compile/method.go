@@ -29,6 +29,7 @@ func ToMethod(m *Method) policy.Method {
 		Credentials:       credentials(p.Credentials),
 		RequireMTLS:       p.RequireMtls || p.RequireBoundToken,
 		RequireBoundToken: p.RequireBoundToken,
+		RequireSignature:  p.RequireSignature,
 		Sensitivity:       sensitivity(p.Sensitivity),
 		Resource:          p.Resource,
 		Condition:         p.Condition,

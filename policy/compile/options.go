@@ -72,7 +72,7 @@ func Merge(svc, own *portcullisv1.MethodPolicy) *portcullisv1.MethodPolicy {
 		// Caller requirements of the default only make sense for protected
 		// methods; a method that declares itself public drops them. Set on
 		// the method itself they are still an error.
-		out.Credentials, out.RequireMtls, out.RequireBoundToken = nil, false, false
+		out.Credentials, out.RequireMtls, out.RequireBoundToken, out.RequireSignature = nil, false, false, false
 	}
 	dst := out.ProtoReflect()
 	own.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {

@@ -28,6 +28,9 @@ type testServer struct {
 const (
 	echoInitialKey  = "x-grpc-test-echo-initial"
 	echoTrailingKey = "x-grpc-test-echo-trailing-bin"
+	// echoEncodingKey asks for the request's grpc-encoding, as received, in
+	// a response header of the same name.
+	echoEncodingKey = "x-e2e-echo-encoding"
 )
 
 func (testServer) EmptyCall(context.Context, *testpb.Empty) (*testpb.Empty, error) {
@@ -41,6 +44,13 @@ func (testServer) UnaryCall(ctx context.Context, in *testpb.SimpleRequest) (*tes
 		}
 		if v := md[echoTrailingKey]; len(v) > 0 {
 			_ = grpc.SetTrailer(ctx, metadata.Pairs(echoTrailingKey, v[0]))
+		}
+		if len(md[echoEncodingKey]) > 0 {
+			enc := "identity"
+			if rc, ok := grpc.ServerTransportStreamFromContext(ctx).(interface{ RecvCompress() string }); ok && rc.RecvCompress() != "" {
+				enc = rc.RecvCompress()
+			}
+			_ = grpc.SendHeader(ctx, metadata.Pairs(echoEncodingKey, enc))
 		}
 	}
 	if st := in.GetResponseStatus(); st != nil && st.Code != 0 {

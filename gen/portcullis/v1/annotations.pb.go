@@ -393,9 +393,15 @@ type MethodPolicy struct {
 	MaxRequestBytes int64 `protobuf:"varint,11,opt,name=max_request_bytes,json=maxRequestBytes,proto3" json:"max_request_bytes,omitempty"`
 	// stream sets limits for streaming methods. Setting it on a unary method is
 	// a generation error.
-	Stream        *StreamLimits `protobuf:"bytes,12,opt,name=stream,proto3" json:"stream,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Stream *StreamLimits `protobuf:"bytes,12,opt,name=stream,proto3" json:"stream,omitempty"`
+	// require_signature demands that every call is signed by a key the policy
+	// bundle binds to the caller (bundle `signing_keys`): HTTP Message
+	// Signatures (RFC 9421) on REST, the equivalent metadata profile on gRPC,
+	// each with a timestamp and a single-use nonce. A public method cannot
+	// require it.
+	RequireSignature bool `protobuf:"varint,13,opt,name=require_signature,json=requireSignature,proto3" json:"require_signature,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *MethodPolicy) Reset() {
@@ -510,6 +516,13 @@ func (x *MethodPolicy) GetStream() *StreamLimits {
 		return x.Stream
 	}
 	return nil
+}
+
+func (x *MethodPolicy) GetRequireSignature() bool {
+	if x != nil {
+		return x.RequireSignature
+	}
+	return false
 }
 
 // Requirement is the permission and scope rule of a protected method.
@@ -1166,7 +1179,7 @@ var File_portcullis_v1_annotations_proto protoreflect.FileDescriptor
 
 const file_portcullis_v1_annotations_proto_rawDesc = "" +
 	"\n" +
-	"\x1fportcullis/v1/annotations.proto\x12\rportcullis.v1\x1a google/protobuf/descriptor.proto\"\xc5\x04\n" +
+	"\x1fportcullis/v1/annotations.proto\x12\rportcullis.v1\x1a google/protobuf/descriptor.proto\"\xf2\x04\n" +
 	"\fMethodPolicy\x124\n" +
 	"\arequire\x18\x01 \x01(\v2\x1a.portcullis.v1.RequirementR\arequire\x12-\n" +
 	"\x06public\x18\x02 \x01(\v2\x15.portcullis.v1.PublicR\x06public\x12?\n" +
@@ -1181,7 +1194,8 @@ const file_portcullis_v1_annotations_proto_rawDesc = "" +
 	"\tcondition\x18\n" +
 	" \x01(\tR\tcondition\x12*\n" +
 	"\x11max_request_bytes\x18\v \x01(\x03R\x0fmaxRequestBytes\x123\n" +
-	"\x06stream\x18\f \x01(\v2\x1b.portcullis.v1.StreamLimitsR\x06stream\"s\n" +
+	"\x06stream\x18\f \x01(\v2\x1b.portcullis.v1.StreamLimitsR\x06stream\x12+\n" +
+	"\x11require_signature\x18\r \x01(\bR\x10requireSignature\"s\n" +
 	"\vRequirement\x12 \n" +
 	"\vpermissions\x18\x01 \x03(\tR\vpermissions\x12*\n" +
 	"\x05match\x18\x02 \x01(\x0e2\x14.portcullis.v1.MatchR\x05match\x12\x16\n" +

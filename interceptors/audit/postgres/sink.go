@@ -20,9 +20,10 @@ import (
 type Option func(*options)
 
 type options struct {
-	table   string
-	chain   string
-	timeout time.Duration
+	table    string
+	chain    string
+	timeout  time.Duration
+	password func() string
 }
 
 // WithTable sets the table ("name" or "schema.name", lower-case SQL
@@ -32,6 +33,13 @@ func WithTable(name string) Option { return func(o *options) { o.table = name } 
 // WithChain names this writer's hash chain. Every replica writing to the
 // same table needs its own. Default (and ""): the host name.
 func WithChain(name string) Option { return func(o *options) { o.chain = name } }
+
+// WithPassword sets the password of every connection: password is called
+// on each connect and reconnect, so that it can return the current value
+// of a rotated secret (see gateway/secrets). It is set on the pgx
+// configuration, never spliced into the DSN, and replaces a password the
+// DSN, $PGPASSWORD or a .pgpass file gives. Default (and nil): those.
+func WithPassword(password func() string) Option { return func(o *options) { o.password = password } }
 
 // WithTimeout bounds each batch (connect, COPY). Default (and 0): 10s.
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
@@ -97,7 +105,11 @@ func (s *Sink) Chain() string { return s.o.chain }
 // connect opens the connection, migrates if asked, and loads the chain's
 // last row: the database, not memory, says where the chain ends.
 func (s *Sink) connect(ctx context.Context, migrateToo bool) error {
-	conn, err := pgx.Connect(ctx, s.dsn)
+	cfg, err := s.connConfig()
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
@@ -125,6 +137,19 @@ func (s *Sink) connect(ctx context.Context, migrateToo bool) error {
 	}
 	s.conn, s.chain = conn, c
 	return nil
+}
+
+// connConfig parses the DSN (pgx's errors do not repeat a password in
+// it) and sets the WithPassword password.
+func (s *Sink) connConfig() (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(s.dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if s.o.password != nil {
+		cfg.Password = s.o.password()
+	}
+	return cfg, nil
 }
 
 // Write COPYs entries in one statement. On error the connection is

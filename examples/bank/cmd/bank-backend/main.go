@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/encoding/gzip" // clients may compress; the gateway passes it on
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis/portcullis/examples/bank"

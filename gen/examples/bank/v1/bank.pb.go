@@ -14,6 +14,7 @@
 package bankv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/portcullis/portcullis/gen/portcullis/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -1003,7 +1004,8 @@ func (x *WatchTransactionsRequest) GetAccount() string {
 // ImportTransactionsRequest is one entry of a ledger feed.
 type ImportTransactionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// transaction to book.
+	// transaction to book; required (the gateway checks every message of the
+	// stream).
 	Transaction   *Transaction `protobuf:"bytes,1,opt,name=transaction,proto3" json:"transaction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1257,6 +1259,182 @@ func (x *Quote) GetAskMicros() int64 {
 	return 0
 }
 
+// AddPayeeRequest registers a payee on an account. Its protovalidate
+// constraints are enforced by the gateway before the call is forwarded.
+type AddPayeeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// account is "accounts/{id}".
+	Account string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	// display_name is how the payee is shown, 1 to 64 characters.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// iban is the payee's account number: 15 to 34 upper-case letters and
+	// digits.
+	Iban          string `protobuf:"bytes,3,opt,name=iban,proto3" json:"iban,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddPayeeRequest) Reset() {
+	*x = AddPayeeRequest{}
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddPayeeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddPayeeRequest) ProtoMessage() {}
+
+func (x *AddPayeeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddPayeeRequest.ProtoReflect.Descriptor instead.
+func (*AddPayeeRequest) Descriptor() ([]byte, []int) {
+	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AddPayeeRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *AddPayeeRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *AddPayeeRequest) GetIban() string {
+	if x != nil {
+		return x.Iban
+	}
+	return ""
+}
+
+// AddPayeeResponse carries the new payee.
+type AddPayeeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// payee as stored.
+	Payee         *Payee `protobuf:"bytes,1,opt,name=payee,proto3" json:"payee,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddPayeeResponse) Reset() {
+	*x = AddPayeeResponse{}
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddPayeeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddPayeeResponse) ProtoMessage() {}
+
+func (x *AddPayeeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddPayeeResponse.ProtoReflect.Descriptor instead.
+func (*AddPayeeResponse) Descriptor() ([]byte, []int) {
+	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AddPayeeResponse) GetPayee() *Payee {
+	if x != nil {
+		return x.Payee
+	}
+	return nil
+}
+
+// Payee is an account money may be sent to.
+type Payee struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name is "accounts/{id}/payees/{n}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// display_name is how the payee is shown.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// iban is the payee's account number.
+	Iban          string `protobuf:"bytes,3,opt,name=iban,proto3" json:"iban,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Payee) Reset() {
+	*x = Payee{}
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Payee) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Payee) ProtoMessage() {}
+
+func (x *Payee) ProtoReflect() protoreflect.Message {
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Payee.ProtoReflect.Descriptor instead.
+func (*Payee) Descriptor() ([]byte, []int) {
+	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Payee) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Payee) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Payee) GetIban() string {
+	if x != nil {
+		return x.Iban
+	}
+	return ""
+}
+
 // CloseAccountRequest names the account to close.
 type CloseAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1270,7 +1448,7 @@ type CloseAccountRequest struct {
 
 func (x *CloseAccountRequest) Reset() {
 	*x = CloseAccountRequest{}
-	mi := &file_examples_bank_v1_bank_proto_msgTypes[21]
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1460,7 @@ func (x *CloseAccountRequest) String() string {
 func (*CloseAccountRequest) ProtoMessage() {}
 
 func (x *CloseAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_bank_v1_bank_proto_msgTypes[21]
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1473,7 @@ func (x *CloseAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseAccountRequest.ProtoReflect.Descriptor instead.
 func (*CloseAccountRequest) Descriptor() ([]byte, []int) {
-	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{21}
+	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CloseAccountRequest) GetName() string {
@@ -1323,7 +1501,7 @@ type CloseAccountResponse struct {
 
 func (x *CloseAccountResponse) Reset() {
 	*x = CloseAccountResponse{}
-	mi := &file_examples_bank_v1_bank_proto_msgTypes[22]
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1513,7 @@ func (x *CloseAccountResponse) String() string {
 func (*CloseAccountResponse) ProtoMessage() {}
 
 func (x *CloseAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_bank_v1_bank_proto_msgTypes[22]
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1526,7 @@ func (x *CloseAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseAccountResponse.ProtoReflect.Descriptor instead.
 func (*CloseAccountResponse) Descriptor() ([]byte, []int) {
-	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{22}
+	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CloseAccountResponse) GetAccount() *Account {
@@ -1369,7 +1547,7 @@ type ReconcileRequest struct {
 
 func (x *ReconcileRequest) Reset() {
 	*x = ReconcileRequest{}
-	mi := &file_examples_bank_v1_bank_proto_msgTypes[23]
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1559,7 @@ func (x *ReconcileRequest) String() string {
 func (*ReconcileRequest) ProtoMessage() {}
 
 func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_bank_v1_bank_proto_msgTypes[23]
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1572,7 @@ func (x *ReconcileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileRequest.ProtoReflect.Descriptor instead.
 func (*ReconcileRequest) Descriptor() ([]byte, []int) {
-	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{23}
+	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReconcileRequest) GetAccount() string {
@@ -1417,7 +1595,7 @@ type ReconcileResponse struct {
 
 func (x *ReconcileResponse) Reset() {
 	*x = ReconcileResponse{}
-	mi := &file_examples_bank_v1_bank_proto_msgTypes[24]
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1607,7 @@ func (x *ReconcileResponse) String() string {
 func (*ReconcileResponse) ProtoMessage() {}
 
 func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_bank_v1_bank_proto_msgTypes[24]
+	mi := &file_examples_bank_v1_bank_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1620,7 @@ func (x *ReconcileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileResponse.ProtoReflect.Descriptor instead.
 func (*ReconcileResponse) Descriptor() ([]byte, []int) {
-	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{24}
+	return file_examples_bank_v1_bank_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReconcileResponse) GetBalanced() bool {
@@ -1463,7 +1641,7 @@ var File_examples_bank_v1_bank_proto protoreflect.FileDescriptor
 
 const file_examples_bank_v1_bank_proto_rawDesc = "" +
 	"\n" +
-	"\x1bexamples/bank/v1/bank.proto\x12\x10examples.bank.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fportcullis/v1/annotations.proto\"\r\n" +
+	"\x1bexamples/bank/v1/bank.proto\x12\x10examples.bank.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fportcullis/v1/annotations.proto\"\r\n" +
 	"\vPingRequest\"&\n" +
 	"\fPingResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\"\xcf\x01\n" +
@@ -1489,12 +1667,13 @@ const file_examples_bank_v1_bank_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"=\n" +
 	"\vBeneficiary\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
-	"\x04iban\x18\x02 \x01(\tB\x06\xe2\xc4\x19\x02\b\x01R\x04iban\"\xec\x01\n" +
+	"\x04iban\x18\x02 \x01(\tB\x06\xe2\xc4\x19\x02\b\x01R\x04iban\"\x88\x02\n" +
 	"\x15CreateTransferRequest\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12?\n" +
-	"\vbeneficiary\x18\x02 \x01(\v2\x1d.examples.bank.v1.BeneficiaryR\vbeneficiary\x12!\n" +
-	"\famount_cents\x18\x03 \x01(\x03R\vamountCents\x12\x1a\n" +
-	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x12\x1a\n" +
+	"\vbeneficiary\x18\x02 \x01(\v2\x1d.examples.bank.v1.BeneficiaryR\vbeneficiary\x12*\n" +
+	"\famount_cents\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\vamountCents\x12-\n" +
+	"\bcurrency\x18\x04 \x01(\tB\x11\xbaH\x0er\f2\n" +
+	"^[A-Z]{3}$R\bcurrency\x12\x1a\n" +
 	"\x04memo\x18\x05 \x01(\tB\x06\xe2\xc4\x19\x02\b\x01R\x04memo\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tR\trequestId\"P\n" +
@@ -1524,9 +1703,9 @@ const file_examples_bank_v1_bank_proto_rawDesc = "" +
 	"\x19WatchTransactionsResponse\x12?\n" +
 	"\vtransaction\x18\x01 \x01(\v2\x1d.examples.bank.v1.TransactionR\vtransaction\"4\n" +
 	"\x18WatchTransactionsRequest\x12\x18\n" +
-	"\aaccount\x18\x01 \x01(\tR\aaccount\"\\\n" +
-	"\x19ImportTransactionsRequest\x12?\n" +
-	"\vtransaction\x18\x01 \x01(\v2\x1d.examples.bank.v1.TransactionR\vtransaction\"T\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\"d\n" +
+	"\x19ImportTransactionsRequest\x12G\n" +
+	"\vtransaction\x18\x01 \x01(\v2\x1d.examples.bank.v1.TransactionB\x06\xbaH\x03\xc8\x01\x01R\vtransaction\"T\n" +
 	"\x1aImportTransactionsResponse\x12\x1a\n" +
 	"\bimported\x18\x01 \x01(\x03R\bimported\x12\x1a\n" +
 	"\brejected\x18\x02 \x01(\x03R\brejected\"(\n" +
@@ -1539,7 +1718,17 @@ const file_examples_bank_v1_bank_proto_rawDesc = "" +
 	"\n" +
 	"bid_micros\x18\x02 \x01(\x03R\tbidMicros\x12\x1d\n" +
 	"\n" +
-	"ask_micros\x18\x03 \x01(\x03R\taskMicros\"A\n" +
+	"ask_micros\x18\x03 \x01(\x03R\taskMicros\"\xb0\x01\n" +
+	"\x0fAddPayeeRequest\x12;\n" +
+	"\aaccount\x18\x01 \x01(\tB!\xbaH\x1er\x1c2\x1a^accounts/[a-z0-9-]{1,63}$R\aaccount\x12,\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\vdisplayName\x122\n" +
+	"\x04iban\x18\x03 \x01(\tB\x1e\xbaH\x15r\x132\x11^[A-Z0-9]{15,34}$\xe2\xc4\x19\x02\b\x01R\x04iban\"A\n" +
+	"\x10AddPayeeResponse\x12-\n" +
+	"\x05payee\x18\x01 \x01(\v2\x17.examples.bank.v1.PayeeR\x05payee\"Z\n" +
+	"\x05Payee\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1a\n" +
+	"\x04iban\x18\x03 \x01(\tB\x06\xe2\xc4\x19\x02\b\x01R\x04iban\"A\n" +
 	"\x13CloseAccountRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"K\n" +
@@ -1549,7 +1738,7 @@ const file_examples_bank_v1_bank_proto_rawDesc = "" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\"Z\n" +
 	"\x11ReconcileResponse\x12\x1a\n" +
 	"\bbalanced\x18\x01 \x01(\bR\bbalanced\x12)\n" +
-	"\x10difference_cents\x18\x02 \x01(\x03R\x0fdifferenceCents2\xff\x0e\n" +
+	"\x10difference_cents\x18\x02 \x01(\x03R\x0fdifferenceCents2\xab\x10\n" +
 	"\vBankService\x12\x9c\x01\n" +
 	"\x04Ping\x12\x1d.examples.bank.v1.PingRequest\x1a\x1e.examples.bank.v1.PingResponse\"U\xe2\xc4\x19A\x125\n" +
 	"3liveness probe for load balancers and uptime checks0\x01:\x06 d(\x03\b2\x82\xd3\xe4\x93\x02\n" +
@@ -1562,7 +1751,10 @@ const file_examples_bank_v1_bank_proto_rawDesc = "" +
 	"\x0eCreateTransfer\x12'.examples.bank.v1.CreateTransferRequest\x1a(.examples.bank.v1.CreateTransferResponse\"\xec\x01\xe2\xc4\x19\xba\x01\n" +
 	"\x17\n" +
 	"\x15bank.transfers.create:\x06 \n" +
-	"(\x01\x10<B6\b\x02\x12\aaccount\x12\famount_cents\x12\bcurrency\x12\vbeneficiary\x12\x04memoJ\aaccountRRrequest.amount_cents <= 1000000 || 'bank.transfers.large' in principal.permissionsX\x80\x80\x01\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{account=accounts/*}/transfers\x12\xd2\x01\n" +
+	"(\x01\x10<B6\b\x02\x12\aaccount\x12\famount_cents\x12\bcurrency\x12\vbeneficiary\x12\x04memoJ\aaccountRRrequest.amount_cents <= 1000000 || 'bank.transfers.large' in principal.permissionsX\x80\x80\x01\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{account=accounts/*}/transfers\x12\xa9\x01\n" +
+	"\bAddPayee\x12!.examples.bank.v1.AddPayeeRequest\x1a\".examples.bank.v1.AddPayeeResponse\"V\xe2\xc4\x19(\n" +
+	"\x14\n" +
+	"\x12bank.payees.createB\x02\b\x02J\aaccountX\x80 h\x01\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/{account=accounts/*}/payees\x12\xd2\x01\n" +
 	"\x10ListTransactions\x12).examples.bank.v1.ListTransactionsRequest\x1a*.examples.bank.v1.ListTransactionsResponse\"g\xe2\xc4\x196\n" +
 	"+\n" +
 	"\x16bank.transactions.read\n" +
@@ -1584,7 +1776,7 @@ const file_examples_bank_v1_bank_proto_rawDesc = "" +
 	"\x17\n" +
 	"\x15bank.ledger.reconcile\x1a\x01\x03J\aaccount\x1a\x1c\xe2\xc4\x19\x18\n" +
 	"\x14\n" +
-	"\x12bank.accounts.read0\x03B\x9f\a\xe2\xc4\x19\xd9\x05\n" +
+	"\x12bank.accounts.read0\x03B\xfe\a\xe2\xc4\x19\xb8\x06\n" +
 	"=\n" +
 	"\x12bank.accounts.read\x12'Read one account's details and balance.\n" +
 	"6\n" +
@@ -1595,6 +1787,8 @@ const file_examples_bank_v1_bank_proto_rawDesc = "" +
 	"\x15bank.transfers.create\x12\x1dMove money out of an account.\x18\x01\n" +
 	"E\n" +
 	"\x14bank.transfers.large\x12+Create transfers above the 10,000.00 limit.\x18\x01\n" +
+	"]\n" +
+	"\x12bank.payees.create\x12ERegister a payee an account may send money to (signed requests only).\x18\x01\n" +
 	"@\n" +
 	"\x16bank.transactions.read\x12&Read an account's transaction history.\n" +
 	"P\n" +
@@ -1621,7 +1815,7 @@ func file_examples_bank_v1_bank_proto_rawDescGZIP() []byte {
 	return file_examples_bank_v1_bank_proto_rawDescData
 }
 
-var file_examples_bank_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_examples_bank_v1_bank_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_examples_bank_v1_bank_proto_goTypes = []any{
 	(*PingRequest)(nil),                // 0: examples.bank.v1.PingRequest
 	(*PingResponse)(nil),               // 1: examples.bank.v1.PingResponse
@@ -1644,10 +1838,13 @@ var file_examples_bank_v1_bank_proto_goTypes = []any{
 	(*QuoteStreamRequest)(nil),         // 18: examples.bank.v1.QuoteStreamRequest
 	(*QuoteStreamResponse)(nil),        // 19: examples.bank.v1.QuoteStreamResponse
 	(*Quote)(nil),                      // 20: examples.bank.v1.Quote
-	(*CloseAccountRequest)(nil),        // 21: examples.bank.v1.CloseAccountRequest
-	(*CloseAccountResponse)(nil),       // 22: examples.bank.v1.CloseAccountResponse
-	(*ReconcileRequest)(nil),           // 23: examples.bank.v1.ReconcileRequest
-	(*ReconcileResponse)(nil),          // 24: examples.bank.v1.ReconcileResponse
+	(*AddPayeeRequest)(nil),            // 21: examples.bank.v1.AddPayeeRequest
+	(*AddPayeeResponse)(nil),           // 22: examples.bank.v1.AddPayeeResponse
+	(*Payee)(nil),                      // 23: examples.bank.v1.Payee
+	(*CloseAccountRequest)(nil),        // 24: examples.bank.v1.CloseAccountRequest
+	(*CloseAccountResponse)(nil),       // 25: examples.bank.v1.CloseAccountResponse
+	(*ReconcileRequest)(nil),           // 26: examples.bank.v1.ReconcileRequest
+	(*ReconcileResponse)(nil),          // 27: examples.bank.v1.ReconcileResponse
 }
 var file_examples_bank_v1_bank_proto_depIdxs = []int32{
 	2,  // 0: examples.bank.v1.GetAccountResponse.account:type_name -> examples.bank.v1.Account
@@ -1659,32 +1856,35 @@ var file_examples_bank_v1_bank_proto_depIdxs = []int32{
 	13, // 6: examples.bank.v1.WatchTransactionsResponse.transaction:type_name -> examples.bank.v1.Transaction
 	13, // 7: examples.bank.v1.ImportTransactionsRequest.transaction:type_name -> examples.bank.v1.Transaction
 	20, // 8: examples.bank.v1.QuoteStreamResponse.quote:type_name -> examples.bank.v1.Quote
-	2,  // 9: examples.bank.v1.CloseAccountResponse.account:type_name -> examples.bank.v1.Account
-	0,  // 10: examples.bank.v1.BankService.Ping:input_type -> examples.bank.v1.PingRequest
-	4,  // 11: examples.bank.v1.BankService.GetAccount:input_type -> examples.bank.v1.GetAccountRequest
-	5,  // 12: examples.bank.v1.BankService.ListAccounts:input_type -> examples.bank.v1.ListAccountsRequest
-	8,  // 13: examples.bank.v1.BankService.CreateTransfer:input_type -> examples.bank.v1.CreateTransferRequest
-	11, // 14: examples.bank.v1.BankService.ListTransactions:input_type -> examples.bank.v1.ListTransactionsRequest
-	15, // 15: examples.bank.v1.BankService.WatchTransactions:input_type -> examples.bank.v1.WatchTransactionsRequest
-	16, // 16: examples.bank.v1.BankService.ImportTransactions:input_type -> examples.bank.v1.ImportTransactionsRequest
-	18, // 17: examples.bank.v1.BankService.QuoteStream:input_type -> examples.bank.v1.QuoteStreamRequest
-	21, // 18: examples.bank.v1.BankService.CloseAccount:input_type -> examples.bank.v1.CloseAccountRequest
-	23, // 19: examples.bank.v1.BankService.Reconcile:input_type -> examples.bank.v1.ReconcileRequest
-	1,  // 20: examples.bank.v1.BankService.Ping:output_type -> examples.bank.v1.PingResponse
-	3,  // 21: examples.bank.v1.BankService.GetAccount:output_type -> examples.bank.v1.GetAccountResponse
-	6,  // 22: examples.bank.v1.BankService.ListAccounts:output_type -> examples.bank.v1.ListAccountsResponse
-	9,  // 23: examples.bank.v1.BankService.CreateTransfer:output_type -> examples.bank.v1.CreateTransferResponse
-	12, // 24: examples.bank.v1.BankService.ListTransactions:output_type -> examples.bank.v1.ListTransactionsResponse
-	14, // 25: examples.bank.v1.BankService.WatchTransactions:output_type -> examples.bank.v1.WatchTransactionsResponse
-	17, // 26: examples.bank.v1.BankService.ImportTransactions:output_type -> examples.bank.v1.ImportTransactionsResponse
-	19, // 27: examples.bank.v1.BankService.QuoteStream:output_type -> examples.bank.v1.QuoteStreamResponse
-	22, // 28: examples.bank.v1.BankService.CloseAccount:output_type -> examples.bank.v1.CloseAccountResponse
-	24, // 29: examples.bank.v1.BankService.Reconcile:output_type -> examples.bank.v1.ReconcileResponse
-	20, // [20:30] is the sub-list for method output_type
-	10, // [10:20] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	23, // 9: examples.bank.v1.AddPayeeResponse.payee:type_name -> examples.bank.v1.Payee
+	2,  // 10: examples.bank.v1.CloseAccountResponse.account:type_name -> examples.bank.v1.Account
+	0,  // 11: examples.bank.v1.BankService.Ping:input_type -> examples.bank.v1.PingRequest
+	4,  // 12: examples.bank.v1.BankService.GetAccount:input_type -> examples.bank.v1.GetAccountRequest
+	5,  // 13: examples.bank.v1.BankService.ListAccounts:input_type -> examples.bank.v1.ListAccountsRequest
+	8,  // 14: examples.bank.v1.BankService.CreateTransfer:input_type -> examples.bank.v1.CreateTransferRequest
+	21, // 15: examples.bank.v1.BankService.AddPayee:input_type -> examples.bank.v1.AddPayeeRequest
+	11, // 16: examples.bank.v1.BankService.ListTransactions:input_type -> examples.bank.v1.ListTransactionsRequest
+	15, // 17: examples.bank.v1.BankService.WatchTransactions:input_type -> examples.bank.v1.WatchTransactionsRequest
+	16, // 18: examples.bank.v1.BankService.ImportTransactions:input_type -> examples.bank.v1.ImportTransactionsRequest
+	18, // 19: examples.bank.v1.BankService.QuoteStream:input_type -> examples.bank.v1.QuoteStreamRequest
+	24, // 20: examples.bank.v1.BankService.CloseAccount:input_type -> examples.bank.v1.CloseAccountRequest
+	26, // 21: examples.bank.v1.BankService.Reconcile:input_type -> examples.bank.v1.ReconcileRequest
+	1,  // 22: examples.bank.v1.BankService.Ping:output_type -> examples.bank.v1.PingResponse
+	3,  // 23: examples.bank.v1.BankService.GetAccount:output_type -> examples.bank.v1.GetAccountResponse
+	6,  // 24: examples.bank.v1.BankService.ListAccounts:output_type -> examples.bank.v1.ListAccountsResponse
+	9,  // 25: examples.bank.v1.BankService.CreateTransfer:output_type -> examples.bank.v1.CreateTransferResponse
+	22, // 26: examples.bank.v1.BankService.AddPayee:output_type -> examples.bank.v1.AddPayeeResponse
+	12, // 27: examples.bank.v1.BankService.ListTransactions:output_type -> examples.bank.v1.ListTransactionsResponse
+	14, // 28: examples.bank.v1.BankService.WatchTransactions:output_type -> examples.bank.v1.WatchTransactionsResponse
+	17, // 29: examples.bank.v1.BankService.ImportTransactions:output_type -> examples.bank.v1.ImportTransactionsResponse
+	19, // 30: examples.bank.v1.BankService.QuoteStream:output_type -> examples.bank.v1.QuoteStreamResponse
+	25, // 31: examples.bank.v1.BankService.CloseAccount:output_type -> examples.bank.v1.CloseAccountResponse
+	27, // 32: examples.bank.v1.BankService.Reconcile:output_type -> examples.bank.v1.ReconcileResponse
+	22, // [22:33] is the sub-list for method output_type
+	11, // [11:22] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_examples_bank_v1_bank_proto_init() }
@@ -1698,7 +1898,7 @@ func file_examples_bank_v1_bank_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_examples_bank_v1_bank_proto_rawDesc), len(file_examples_bank_v1_bank_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

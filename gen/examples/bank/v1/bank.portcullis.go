@@ -51,6 +51,12 @@ var File_examples_bank_v1_bank_proto_policy = &policy.Table{
 			File:        "examples/bank/v1/bank.proto",
 		},
 		{
+			Name:        "bank.payees.create",
+			Description: "Register a payee an account may send money to (signed requests only).",
+			Sensitive:   true,
+			File:        "examples/bank/v1/bank.proto",
+		},
+		{
 			Name:        "bank.quotes.read",
 			Description: "Subscribe to foreign-exchange quotes.",
 			File:        "examples/bank/v1/bank.proto",
@@ -91,6 +97,21 @@ var File_examples_bank_v1_bank_proto_policy = &policy.Table{
 		},
 	},
 	Methods: []policy.Method{
+		{
+			FullMethod:       BankService_AddPayee_FullMethodName,
+			RequestType:      "examples.bank.v1.AddPayeeRequest",
+			ResponseType:     "examples.bank.v1.AddPayeeResponse",
+			Permissions:      []string{"bank.payees.create"},
+			Credentials:      policy.AnyCredential,
+			RequireSignature: true,
+			Sensitivity:      policy.SensitivityConfidential,
+			Audit: policy.Audit{
+				Level: policy.AuditRequest,
+			},
+			Resource:        "account",
+			MaxRequestBytes: 4096,
+			SensitiveFields: []string{"iban"},
+		},
 		{
 			FullMethod:        BankService_CloseAccount_FullMethodName,
 			RequestType:       "examples.bank.v1.CloseAccountRequest",

@@ -30,6 +30,7 @@ const (
 	BankService_GetAccount_FullMethodName         = "/examples.bank.v1.BankService/GetAccount"
 	BankService_ListAccounts_FullMethodName       = "/examples.bank.v1.BankService/ListAccounts"
 	BankService_CreateTransfer_FullMethodName     = "/examples.bank.v1.BankService/CreateTransfer"
+	BankService_AddPayee_FullMethodName           = "/examples.bank.v1.BankService/AddPayee"
 	BankService_ListTransactions_FullMethodName   = "/examples.bank.v1.BankService/ListTransactions"
 	BankService_WatchTransactions_FullMethodName  = "/examples.bank.v1.BankService/WatchTransactions"
 	BankService_ImportTransactions_FullMethodName = "/examples.bank.v1.BankService/ImportTransactions"
@@ -54,6 +55,12 @@ type BankServiceClient interface {
 	// CreateTransfer moves money. Transfers above 10,000.00 also need
 	// bank.transfers.large; each principal may create 60 a minute.
 	CreateTransfer(ctx context.Context, in *CreateTransferRequest, opts ...grpc.CallOption) (*CreateTransferResponse, error)
+	// AddPayee registers a payee that the account may send money to. Signed
+	// requests only: the call must carry a signature by a key that the policy
+	// bundle binds to the caller (HTTP Message Signatures on REST), so a stolen
+	// bearer token alone cannot add a payee, and a signed request cannot be
+	// replayed.
+	AddPayee(ctx context.Context, in *AddPayeeRequest, opts ...grpc.CallOption) (*AddPayeeResponse, error)
 	// ListTransactions returns an account's history, to its owner or to an
 	// auditor (either permission suffices).
 	ListTransactions(ctx context.Context, in *ListTransactionsRequest, opts ...grpc.CallOption) (*ListTransactionsResponse, error)
@@ -117,6 +124,16 @@ func (c *bankServiceClient) CreateTransfer(ctx context.Context, in *CreateTransf
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateTransferResponse)
 	err := c.cc.Invoke(ctx, BankService_CreateTransfer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *bankServiceClient) AddPayee(ctx context.Context, in *AddPayeeRequest, opts ...grpc.CallOption) (*AddPayeeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddPayeeResponse)
+	err := c.cc.Invoke(ctx, BankService_AddPayee_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +231,12 @@ type BankServiceServer interface {
 	// CreateTransfer moves money. Transfers above 10,000.00 also need
 	// bank.transfers.large; each principal may create 60 a minute.
 	CreateTransfer(context.Context, *CreateTransferRequest) (*CreateTransferResponse, error)
+	// AddPayee registers a payee that the account may send money to. Signed
+	// requests only: the call must carry a signature by a key that the policy
+	// bundle binds to the caller (HTTP Message Signatures on REST), so a stolen
+	// bearer token alone cannot add a payee, and a signed request cannot be
+	// replayed.
+	AddPayee(context.Context, *AddPayeeRequest) (*AddPayeeResponse, error)
 	// ListTransactions returns an account's history, to its owner or to an
 	// auditor (either permission suffices).
 	ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error)
@@ -254,6 +277,9 @@ func (UnimplementedBankServiceServer) ListAccounts(context.Context, *ListAccount
 }
 func (UnimplementedBankServiceServer) CreateTransfer(context.Context, *CreateTransferRequest) (*CreateTransferResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateTransfer not implemented")
+}
+func (UnimplementedBankServiceServer) AddPayee(context.Context, *AddPayeeRequest) (*AddPayeeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddPayee not implemented")
 }
 func (UnimplementedBankServiceServer) ListTransactions(context.Context, *ListTransactionsRequest) (*ListTransactionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTransactions not implemented")
@@ -366,6 +392,24 @@ func _BankService_CreateTransfer_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BankService_AddPayee_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddPayeeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BankServiceServer).AddPayee(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BankService_AddPayee_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BankServiceServer).AddPayee(ctx, req.(*AddPayeeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BankService_ListTransactions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListTransactionsRequest)
 	if err := dec(in); err != nil {
@@ -467,6 +511,10 @@ var BankService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateTransfer",
 			Handler:    _BankService_CreateTransfer_Handler,
+		},
+		{
+			MethodName: "AddPayee",
+			Handler:    _BankService_AddPayee_Handler,
 		},
 		{
 			MethodName: "ListTransactions",
