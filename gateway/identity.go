@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -78,7 +77,11 @@ func (g *Gateway) bundleSource() (bundle.Source, error) {
 	case c.BundleDir != "":
 		return bundle.Dir(c.BundleDir, opts...), nil
 	case c.BundleURL != "":
-		return bundle.HTTPS(c.BundleURL, &http.Client{Timeout: 15 * time.Second}, opts...)
+		client, err := g.httpsClient(c.BundleClient, config.KeyBundleClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: bundle_client: %w", err)
+		}
+		return bundle.HTTPS(c.BundleURL, client, opts...)
 	}
 	return nil, nil
 }
@@ -233,10 +236,19 @@ func (g *Gateway) identityStages() ([]Stage, error) {
 	if idc == nil {
 		return nil, nil
 	}
-	an, err := authn.New(authnConfig(idc), g.id,
+	anOpts := []authn.Option{
 		authn.WithMethodFunc(resolve.FromContext),
 		authn.WithTrustInternalMetadata(true), // stripInternal guarantees it
-		authn.WithLogger(g.log))
+		authn.WithLogger(g.log),
+	}
+	if idc.JWKSClient != nil {
+		client, err := g.httpsClient(idc.JWKSClient, config.KeyJWKSClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: identity.jwks_client: %w", err)
+		}
+		anOpts = append(anOpts, authn.WithHTTPClient(client))
+	}
+	an, err := authn.New(authnConfig(idc), g.id, anOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: identity: %w", err)
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	BundleDir string `yaml:"bundle_dir"`
 	// BundleURL (bundle_url) is an https URL polled with ETag/If-None-Match.
 	BundleURL string `yaml:"bundle_url"`
+	// BundleClient (bundle_client) is how bundle_url is fetched: the CAs to
+	// trust and a client certificate for a server behind mTLS.
+	BundleClient *HTTPSClient `yaml:"bundle_client"`
 	// BundlePollInterval (bundle_poll_interval) is how often the bundle
 	// source is polled besides file watching. Default 10s (30s for a URL).
 	BundlePollInterval time.Duration `yaml:"bundle_poll_interval"`

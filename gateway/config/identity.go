@@ -30,6 +30,9 @@ type Identity struct {
 	// MTLSServicePrefixes (mtls_service_prefixes) are SPIFFE ID prefixes
 	// whose certificates are service principals ("/svc/" paths always are).
 	MTLSServicePrefixes []string `yaml:"mtls_service_prefixes"`
+	// JWKSClient (jwks_client) is how jwks_url endpoints are fetched: the
+	// CAs to trust and a client certificate for endpoints behind mTLS.
+	JWKSClient *HTTPSClient `yaml:"jwks_client"`
 }
 
 // Issuer is one trusted JWT issuer.

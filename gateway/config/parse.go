@@ -133,6 +133,12 @@ func (c *Config) resolve(dir string) {
 	if c.Audit != nil && c.Audit.File != nil {
 		abs(&c.Audit.File.Dir)
 	}
+	for _, hc := range []*HTTPSClient{c.BundleClient, c.jwksClient()} {
+		if hc != nil {
+			abs(&hc.CAFile)
+			abs(&hc.CertFile)
+		}
+	}
 	if c.Identity != nil {
 		for i := range c.Identity.Issuers {
 			abs(&c.Identity.Issuers[i].JWKSFile)

@@ -130,6 +130,12 @@ func (c *Config) secretFields() []secretField {
 	if a := c.Assertion; a != nil {
 		fs = append(fs, secretField{key: "assertion.key", ref: &a.Key})
 	}
+	if id := c.Identity; id != nil && id.JWKSClient != nil {
+		fs = append(fs, secretField{key: KeyJWKSClientKey, ref: &id.JWKSClient.Key})
+	}
+	if b := c.BundleClient; b != nil {
+		fs = append(fs, secretField{key: KeyBundleClientKey, ref: &b.Key})
+	}
 	if s := c.Secrets; s != nil && s.Vault != nil {
 		fs = append(fs,
 			secretField{key: "secrets.vault.token", ref: &s.Vault.Token, login: true},

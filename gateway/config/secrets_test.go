@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/gateway/assertion"
+	"github.com/portcullis/portcullis/gateway/devcerts"
 	"github.com/portcullis/portcullis/gateway/secrets"
 )
 
@@ -202,5 +203,65 @@ func TestAssertionKeyFile(t *testing.T) {
 	_, err = Parse("g.yaml", []byte(minimal+"assertion:\n  key_file: "+tight+"\n  key: env:ASSERTION_KEY\n"))
 	if err == nil || !strings.Contains(err.Error(), "assertion.key: set only one of key and key_file") {
 		t.Errorf("Parse(key and key_file) = %v, want an error saying only one", err)
+	}
+}
+
+// TestTLSKeyFileMode: listener and route TLS private keys are refused when
+// group or others can read them, with the line and the chmod to run.
+func TestTLSKeyFileMode(t *testing.T) {
+	dir := t.TempDir()
+	files, err := devcerts.Generate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := files.Server.Key
+	text := "listeners:\n  grpc:\n    address: 127.0.0.1:8443\n    tls: {cert_file: " + files.Server.Cert + ", key_file: " + key + "}\n" +
+		"routes:\n  - service: a.v1.S\n    backend: 10.0.0.1:443\n    tls: {ca_file: " + files.CA.Cert + ", cert_file: " + files.Server.Cert + ", key_file: " + key + "}\n"
+	if _, err := Parse("g.yaml", []byte(text)); err != nil {
+		t.Fatalf("Parse(0600 keys) = %v, want nil", err)
+	}
+	if err := os.Chmod(key, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse("g.yaml", []byte(text))
+	for _, want := range []string{
+		"g.yaml:4: listeners.grpc.tls.key_file: file " + key + ": mode 0640 lets group or others access it; run: chmod 600 " + key,
+		"g.yaml:8: routes[0].tls.key_file: file " + key + ": mode 0640",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(0640 keys) = %v, want an error containing %q", err, want)
+		}
+	}
+}
+
+// TestHTTPSClientKeys: the client certificate keys of jwks_client and
+// bundle_client are references, checked like every secret.
+func TestHTTPSClientKeys(t *testing.T) {
+	dir := t.TempDir()
+	cert := filepath.Join(dir, "c.pem")
+	if err := os.WriteFile(cert, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, text, want string }{
+		{"literal bundle key", "bundle_client: {cert_file: " + cert + ", key: \"-----BEGIN PRIVATE KEY-----\"}\n",
+			"g.yaml:5: bundle_client.key: a literal secret is not allowed; use env:NAME, file:PATH or vault:PATH#FIELD"},
+		{"key without certificate", "bundle_client: {key: env:K}\n", "bundle_client.cert_file: required when key is set"},
+		{"certificate without key", "bundle_client: {cert_file: " + cert + "}\n", "bundle_client.key: required when cert_file is set"},
+		{"missing CA", "bundle_client: {ca_file: " + filepath.Join(dir, "nope.pem") + "}\n", "bundle_client.ca_file:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("g.yaml", []byte(minimal+tt.text))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	cfg, err := Parse("g.yaml", []byte(minimal+"bundle_client: {cert_file: "+cert+", key: env:BUNDLE_KEY}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs := cfg.SecretRefs(); len(refs) != 1 || refs[0] != (SecretRef{Key: KeyBundleClientKey, Ref: "env:BUNDLE_KEY"}) {
+		t.Errorf("SecretRefs() = %v, want bundle_client.key", refs)
 	}
 }

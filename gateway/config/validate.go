@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/gateway/secrets"
 	"github.com/portcullis/portcullis/gateway/tlsconfig"
 )
 
@@ -59,6 +60,10 @@ func (c *Config) Validate() error {
 	v.limits(c)
 	v.assertion(c)
 	v.signatures(c)
+	v.httpsClient("bundle_client", c.BundleClient)
+	if c.Identity != nil {
+		v.httpsClient("identity.jwks_client", c.Identity.JWKSClient)
+	}
 	v.secrets(c)
 	for i, d := range c.Descriptors {
 		path := index("descriptors", i)
@@ -84,7 +89,7 @@ func (v *validator) listener(path string, l *Listener, required bool) {
 		tp := path + ".tls"
 		before := len(v.errs.errs)
 		v.file(tp+".cert_file", t.CertFile, true)
-		v.file(tp+".key_file", t.KeyFile, true)
+		v.keyFile(tp+".key_file", t.KeyFile, true)
 		v.version(tp+".min_version", t.MinVersion)
 		auth, err := tlsconfig.ParseClientAuth(t.ClientAuth)
 		switch {
@@ -124,7 +129,7 @@ func (v *validator) route(path string, r *Route) {
 			v.add(tp+".cert_file", "required when key_file is set")
 		default:
 			v.file(tp+".cert_file", t.CertFile, false)
-			v.file(tp+".key_file", t.KeyFile, false)
+			v.keyFile(tp+".key_file", t.KeyFile, false)
 		}
 		v.version(tp+".min_version", t.MinVersion)
 		if len(v.errs.errs) == before {
@@ -218,6 +223,20 @@ func (v *validator) file(path, name string, required bool) {
 		v.add(path, "%w", err)
 	case !st.Mode().IsRegular():
 		v.add(path, "%s is not a regular file", name)
+	}
+}
+
+// keyFile is file for a private key: it must also be readable by its
+// owner only (mode 0600 or stricter), as file: secrets must.
+func (v *validator) keyFile(path, name string, required bool) {
+	v.file(path, name, required)
+	if name == "" {
+		return
+	}
+	if st, err := os.Stat(name); err == nil && st.Mode().IsRegular() {
+		if _, err := secrets.ReadFile(name); err != nil {
+			v.add(path, "%s", strings.TrimPrefix(err.Error(), "secrets: "))
+		}
 	}
 }
 
