@@ -575,3 +575,53 @@ func TestAbuseOversizedMessages(t *testing.T) {
 	checkProbe(t, "oversized messages", probe())
 	checkAlive(t, top)
 }
+
+// TestAbusePingAndSettingsFlood floods one connection with PING frames,
+// another with SETTINGS frames. The gateway must refuse the ping flood
+// (grpc-go's keepalive enforcement answers GOAWAY ENHANCE_YOUR_CALM
+// "too_many_pings") and absorb the SETTINGS flood without queueing
+// unbounded acknowledgements; other clients keep being served.
+func TestAbusePingAndSettingsFlood(t *testing.T) {
+	top := abuseEnv(t)
+	probe := startProber(t, top)
+	flood := func(c *h2Client, n int, frame func() error) (sent int) {
+		start := time.Now()
+		for sent < n && time.Since(start) < 10*time.Second && !c.isClosed() {
+			if err := c.write(func() error {
+				for range 100 {
+					if err := frame(); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				break
+			}
+			sent += 100
+		}
+		return sent
+	}
+
+	pings := dialH2(t, top.gw.grpcAddr)
+	sent := flood(pings, 20000, func() error { return pings.fr.WritePing(false, [8]byte{'f', 'l', 'o', 'o', 'd'}) })
+	select {
+	case <-pings.closed:
+	case <-time.After(10 * time.Second):
+	}
+	_, _, ga := pings.stats()
+	t.Logf("ping flood: %d PINGs written; GOAWAY %v; closed: %v", sent, ga, pings.isClosed())
+	if ga == nil || ga.code != http2.ErrCodeEnhanceYourCalm {
+		t.Errorf("ping flood: GOAWAY %v, want ENHANCE_YOUR_CALM (too_many_pings)", ga)
+	}
+
+	settings := dialH2(t, top.gw.grpcAddr)
+	sent = flood(settings, 20000, func() error { return settings.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20}) })
+	perr := settings.ping(30 * time.Second)
+	_, _, ga = settings.stats()
+	t.Logf("settings flood: %d SETTINGS written; PING after it: %v; GOAWAY %v; closed: %v", sent, perr, ga, settings.isClosed())
+	if perr != nil && !settings.isClosed() && ga == nil {
+		t.Errorf("settings flood: the connection is neither served nor closed: %v", perr)
+	}
+	checkProbe(t, "ping and settings flood", probe())
+	checkAlive(t, top)
+}
