@@ -615,7 +615,9 @@ func TestAbusePingAndSettingsFlood(t *testing.T) {
 	}
 
 	settings := dialH2(t, top.gw.grpcAddr)
-	sent = flood(settings, 20000, func() error { return settings.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20}) })
+	sent = flood(settings, 20000, func() error {
+		return settings.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20})
+	})
 	perr := settings.ping(30 * time.Second)
 	_, _, ga = settings.stats()
 	t.Logf("settings flood: %d SETTINGS written; PING after it: %v; GOAWAY %v; closed: %v", sent, perr, ga, settings.isClosed())
