@@ -90,11 +90,11 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 // facts fills the client address and transport, from the REST front's
 // internal metadata when trusted, else from the peer.
 func (o *options) facts(ctx context.Context, in *Input) {
-	md, _ := metadata.FromIncomingContext(ctx)
+	// ValueFromIncomingContext reads a key without copying the metadata.
 	if o.trustInternal {
-		if v := md.Get(policy.KeyTransport); len(v) == 1 && v[0] == policy.TransportHTTP {
+		if v := metadata.ValueFromIncomingContext(ctx, policy.KeyTransport); len(v) == 1 && v[0] == policy.TransportHTTP {
 			in.Transport = policy.TransportHTTP
-			if a := md.Get(policy.KeyClientAddr); len(a) == 1 {
+			if a := metadata.ValueFromIncomingContext(ctx, policy.KeyClientAddr); len(a) == 1 {
 				in.ClientIP = hostOf(a[0])
 				return
 			}

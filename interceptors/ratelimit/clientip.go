@@ -20,10 +20,9 @@ const maxHops = 32
 // trusted proxy, the first untrusted address of the forwarding header read
 // right to left. It returns the zero Addr when there is no address at all.
 func (o *options) clientIP(ctx context.Context) netip.Addr {
-	md, _ := metadata.FromIncomingContext(ctx)
 	var a netip.Addr
-	if o.trustInternal && first(md, policy.KeyTransport) == policy.TransportHTTP {
-		a = parseHost(first(md, policy.KeyClientAddr))
+	if o.trustInternal && first(ctx, policy.KeyTransport) == policy.TransportHTTP {
+		a = parseHost(first(ctx, policy.KeyClientAddr))
 	}
 	if !a.IsValid() {
 		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
@@ -33,7 +32,7 @@ func (o *options) clientIP(ctx context.Context) netip.Addr {
 	if !a.IsValid() || !o.isTrusted(a) {
 		return a
 	}
-	if f := o.forwarded(md); f.IsValid() {
+	if f := o.forwarded(ctx); f.IsValid() {
 		return f
 	}
 	return a
@@ -54,13 +53,13 @@ func (o *options) isTrusted(a netip.Addr) bool {
 // left of it can be trusted, and returns the last address it did parse
 // (a trusted proxy): the call then counts against that proxy, not against
 // a name the client made up. It returns the zero Addr if no entry parses.
-func (o *options) forwarded(md metadata.MD) netip.Addr {
+func (o *options) forwarded(ctx context.Context) netip.Addr {
 	var vals []string
 	parse := parseHost
 	if o.header == HeaderForwarded {
-		vals, parse = md.Get("forwarded"), parseForwardedFor
+		vals, parse = metadata.ValueFromIncomingContext(ctx, "forwarded"), parseForwardedFor
 	} else {
-		vals = md.Get("x-forwarded-for")
+		vals = metadata.ValueFromIncomingContext(ctx, "x-forwarded-for")
 	}
 	var last netip.Addr
 	hops := 0
@@ -150,8 +149,10 @@ func addrOf(addr net.Addr) netip.Addr {
 	return parseHost(addr.String())
 }
 
-func first(md metadata.MD, key string) string {
-	if v := md.Get(key); len(v) > 0 {
+// first returns the first value of an incoming metadata key (lower case),
+// without copying the metadata as metadata.FromIncomingContext does.
+func first(ctx context.Context, key string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""
