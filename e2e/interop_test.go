@@ -280,7 +280,8 @@ func textPayload(n int) *testpb.Payload {
 
 // TestCompressedMessages: gzip-compressed requests and responses pass
 // through the gateway (the backend receives them compressed), on unary and
-// streaming calls; a bomb is refused at the size limit.
+// streaming calls; a bomb is refused at the size limit, and a smaller one
+// at the expansion ratio.
 func TestCompressedMessages(t *testing.T) {
 	c := testService(t)
 	const size = 2 << 20
@@ -315,11 +316,34 @@ func TestCompressedMessages(t *testing.T) {
 			t.Errorf("end of stream = %v, want io.EOF", err)
 		}
 	})
-	t.Run("zeros", func(t *testing.T) {
-		// 2 MiB of zeros each way (1000:1 in gzip) is still a message.
-		r, err := c.UnaryCall(timeout(t, 20*time.Second), &testpb.SimpleRequest{ResponseSize: size, Payload: payload(size)}, grpc.UseCompressor(gzip.Name))
+	t.Run("zeros response", func(t *testing.T) {
+		// Responses are not held to the ratio: 2 MiB of zeros (1000:1).
+		r, err := c.UnaryCall(timeout(t, 20*time.Second), &testpb.SimpleRequest{ResponseSize: size, Payload: textPayload(1024)}, grpc.UseCompressor(gzip.Name))
 		if got := len(r.GetPayload().GetBody()); err != nil || got != size {
-			t.Errorf("UnaryCall(gzip, 2 MiB of zeros) = %d bytes, %v, want %d, nil", got, err, size)
+			t.Errorf("UnaryCall(gzip, 2 MiB of zeros back) = %d bytes, %v, want %d, nil", got, err, size)
+		}
+	})
+	t.Run("ratio", func(t *testing.T) {
+		// 2 MiB of zeros is about 2 KiB of gzip: under the size limit,
+		// over 512× past 1 MiB.
+		_, err := c.UnaryCall(timeout(t, 20*time.Second), &testpb.SimpleRequest{Payload: payload(size)}, grpc.UseCompressor(gzip.Name))
+		if st := status.Convert(err); st.Code() != codes.ResourceExhausted || st.Message() != "request message expands too far when decompressed" {
+			t.Errorf("UnaryCall(gzip, 2 MiB of zeros) = %v, want ResourceExhausted \"request message expands too far when decompressed\"", err)
+		}
+	})
+	t.Run("ratio, later stream message", func(t *testing.T) {
+		s, err := c.StreamingInputCall(timeout(t, 20*time.Second), grpc.UseCompressor(gzip.Name))
+		if err != nil {
+			t.Fatalf("StreamingInputCall() = %v", err)
+		}
+		for _, p := range []*testpb.Payload{textPayload(4096), payload(size)} {
+			if err := s.Send(&testpb.StreamingInputCallRequest{Payload: p}); err != nil {
+				break // the status is in CloseAndRecv
+			}
+		}
+		_, err = s.CloseAndRecv()
+		if st := status.Convert(err); st.Code() != codes.ResourceExhausted || st.Message() != "request message expands too far when decompressed" {
+			t.Errorf("StreamingInputCall(text, then 2 MiB of zeros) = %v, want ResourceExhausted \"request message expands too far when decompressed\"", err)
 		}
 	})
 	t.Run("bomb", func(t *testing.T) {

@@ -73,6 +73,10 @@ func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
+	if err == nil && overExpanded(ss.Context()) {
+		first.Reset()
+		return errExpanded
+	}
 	w := middleware.WrapServerStream(ss)
 	rs := &replayStream{WrappedServerStream: w, first: first, firstErr: err}
 	if signed { // the signature stage checks the digest of these bytes

@@ -300,7 +300,8 @@ func (g *Gateway) buildGRPC() {
 		grpc.MaxRecvMsgSize(maxReq),
 		grpc.MaxSendMsgSize(config.MaxMessageBytes),
 		grpc.MaxHeaderListSize(64<<10),
-		grpc.InTapHandle(limitMetadata), // metadata entry and value limits, before a stream exists
+		grpc.InTapHandle(limitMetadata),     // metadata entry and value limits, before a stream exists
+		grpc.StatsHandler(expansionStats{}), // compression ratio of request messages (compress.go)
 		grpc.MaxConcurrentStreams(1024),
 		// Bounds the TLS handshake and the HTTP/2 preface of a new
 		// connection (grpc-go's default is 120s): a client that connects and

@@ -129,6 +129,9 @@ func (s *sizeLimitedStream) RecvMsg(m any) error {
 	if f, ok := m.(*proxy.Frame); ok && f.Len() > s.limit {
 		return errTooLarge
 	}
+	if overExpanded(s.Context()) {
+		return errExpanded
+	}
 	return nil
 }
 

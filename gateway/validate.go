@@ -179,6 +179,10 @@ func (vs *validation) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
+	if err == nil && overExpanded(ss.Context()) {
+		first.Reset()
+		return errExpanded
+	}
 	if err == nil {
 		if verr := vs.checkBytes(name, first.Bytes()); verr != nil {
 			first.Reset()
@@ -199,6 +203,9 @@ type validatingStream struct {
 func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
+	}
+	if overExpanded(s.Context()) {
+		return errExpanded
 	}
 	switch v := m.(type) {
 	case *proxy.Frame:
