@@ -153,7 +153,11 @@ func (g *Gateway) buildAdminAPI(unary []grpc.UnaryServerInterceptor, stream []gr
 			}
 		}
 	}
-	front, err := rest.New(context.Background(), conn, services, rest.WithMaxBodyBytes(1<<20))
+	opts := []rest.Option{rest.WithMaxBodyBytes(1 << 20)}
+	if g.sig != nil { // callers that must sign can use the admin REST API too
+		opts = append(opts, rest.WithMiddleware(g.sig.restMiddleware))
+	}
+	front, err := rest.New(context.Background(), conn, services, opts...)
 	if err != nil {
 		return err
 	}

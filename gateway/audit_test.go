@@ -63,29 +63,11 @@ func TestAuditEveryCall(t *testing.T) {
 	}
 
 	files, _ := filepath.Glob(filepath.Join(h.dir, "audit", "*.jsonl"))
-	if len(files) == 0 {
-		t.Fatalf("no audit segment in %s", filepath.Join(h.dir, "audit"))
-	}
 	var records []map[string]any
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
+	for _, rec := range auditRecords(t, filepath.Join(h.dir, "audit")) {
+		if m, _ := rec["method"].(string); strings.HasPrefix(m, "/examples.bank.v1.BankService/") {
+			records = append(records, rec)
 		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var rec map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if rec["type"] == nil || rec["type"] == "call" {
-				if m, _ := rec["method"].(string); strings.HasPrefix(m, "/examples.bank.v1.BankService/") {
-					records = append(records, rec)
-				}
-			}
-		}
-		fh.Close()
 	}
 	if len(records) != calls {
 		t.Fatalf("audit records for bank calls = %d, want %d (one per call)", len(records), calls)
@@ -109,4 +91,33 @@ func TestAuditEveryCall(t *testing.T) {
 	if rep, err := audit.Verify(files...); err != nil || !rep.OK() {
 		t.Errorf("Verify() = %+v, %v, want an intact chain", rep, err)
 	}
+}
+
+// auditRecords reads the call records of the audit segments in dir.
+func auditRecords(t *testing.T, dir string) []map[string]any {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if len(files) == 0 {
+		t.Fatalf("no audit segment in %s", dir)
+	}
+	var records []map[string]any
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var rec map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if rec["type"] == nil || rec["type"] == "call" {
+				records = append(records, rec)
+			}
+		}
+		fh.Close()
+	}
+	return records
 }

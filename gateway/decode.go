@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -68,14 +70,21 @@ func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 	if !ok || !m.NeedsRequest() && !signed {
 		return h(srv, ss)
 	}
+	if !protobufCall(ss.Context()) {
+		return errCodec
+	}
 	first := &proxy.Frame{}
 	err := ss.RecvMsg(first)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	if err == nil && overExpanded(ss.Context()) {
+	switch {
+	case err == nil && overExpanded(ss.Context()):
 		first.Reset()
 		return errExpanded
+	case err == nil && overLimit(first, messageLimit(g.routes, m.FullMethod, m)):
+		first.Reset()
+		return errTooLarge // not decoded
 	}
 	w := middleware.WrapServerStream(ss)
 	rs := &replayStream{WrappedServerStream: w, first: first, firstErr: err}
@@ -128,4 +137,26 @@ func (s *replayStream) RecvMsg(m any) error {
 		return proto.Unmarshal(s.first.Bytes(), pm)
 	}
 	return status.Error(codes.Internal, "internal error")
+}
+
+// errCodec refuses calls whose messages the gateway would read as
+// protobuf while the backend reads them with another codec.
+var errCodec = status.Error(codes.Unimplemented, "this method takes protobuf messages only (content-type application/grpc or application/grpc+proto)")
+
+// protobufCall reports whether the call's messages are protobuf, the only
+// encoding the gateway decodes. A call with another content-subtype
+// (application/grpc+json, …) is forwarded untouched when no stage reads
+// its messages, but refused where one does (decode, validation, signature
+// digest): bytes that parse both as JSON and as protobuf would let the
+// gateway check one message while the backend acts on another.
+func protobufCall(ctx context.Context) bool {
+	v := metadata.ValueFromIncomingContext(ctx, "content-type")
+	if len(v) == 0 {
+		return true // grpc-go's default
+	}
+	ct := strings.ToLower(strings.TrimSpace(v[0]))
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	return len(v) == 1 && (ct == "application/grpc" || ct == "application/grpc+proto")
 }

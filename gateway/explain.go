@@ -52,8 +52,10 @@ func (g *Gateway) ExplainCall(ctx context.Context, fullMethod string, md metadat
 	}
 	chain := []grpc.UnaryServerInterceptor{stripUnary, resolve.UnaryServerInterceptor(g.registry)}
 	for _, s := range g.opts.stages {
-		if s.Name == "ratelimit" {
-			continue // explaining a call must not spend its rate-limit tokens
+		if s.Name == "ratelimit" || s.Name == "signature" {
+			// Explaining a call must not spend its rate-limit tokens or
+			// its signature's nonce; it explains the authorization.
+			continue
 		}
 		chain = append(chain, s.Unary)
 	}

@@ -341,7 +341,7 @@ func (g *Gateway) buildHTTP() error {
 	}
 	restOpts := []rest.Option{rest.WithMaxBodyBytes(maxBody)}
 	if g.sig != nil {
-		restOpts = append(restOpts, rest.WithMiddleware(g.sig.v.HTTPMiddleware))
+		restOpts = append(restOpts, rest.WithMiddleware(g.sig.restMiddleware))
 	}
 	front, err := rest.New(context.Background(), g.memConn, services, restOpts...)
 	if err != nil {

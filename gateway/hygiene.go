@@ -100,20 +100,32 @@ func denyStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.
 // memory a message can take before this check runs.
 func limitStream(routes map[string]*Route) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		limit := 0
-		svc, _ := policy.SplitMethod(info.FullMethod)
-		if rt, ok := routes[svc]; ok {
-			limit = rt.MaxRequestBytes
-		}
-		if m, ok := resolve.FromContext(ss.Context()); ok && m.MaxRequestBytes > 0 && (limit == 0 || int(m.MaxRequestBytes) < limit) {
-			limit = int(m.MaxRequestBytes)
-		}
+		m, _ := resolve.FromContext(ss.Context())
+		limit := messageLimit(routes, info.FullMethod, m)
 		if limit <= 0 {
 			return h(srv, ss)
 		}
 		return h(srv, &sizeLimitedStream{ServerStream: ss, limit: limit})
 	}
 }
+
+// messageLimit is the largest request message of a call: the smaller of
+// its route's max_request_bytes and its method's, 0 for none. Stages that
+// decode a message check it first, so that nothing over it is decoded.
+func messageLimit(routes map[string]*Route, fullMethod string, m *policy.Method) int {
+	limit := 0
+	svc, _ := policy.SplitMethod(fullMethod)
+	if rt, ok := routes[svc]; ok {
+		limit = rt.MaxRequestBytes
+	}
+	if m != nil && m.MaxRequestBytes > 0 && (limit == 0 || int(m.MaxRequestBytes) < limit) {
+		limit = int(m.MaxRequestBytes)
+	}
+	return limit
+}
+
+// overLimit reports whether a received message is over the call's limit.
+func overLimit(f *proxy.Frame, limit int) bool { return limit > 0 && f.Len() > limit }
 
 type sizeLimitedStream struct {
 	grpc.ServerStream

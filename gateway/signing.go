@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -62,7 +63,7 @@ func (g *Gateway) newSigning(nonces signature.NonceCache) (*signing, error) {
 		signature.WithFirstMessageBytes(firstFrameBytes),
 		signature.WithLogger(g.log),
 		signature.WithMaxBodyBytes(g.maxRESTBody()),
-		signature.WithHTTPErrorHandler(rest.WriteError),
+		signature.WithHTTPErrorHandler(deferRefusal),
 	}
 	v, err := signature.New(signature.KeySourceFunc(s.key), opts...)
 	if err != nil {
@@ -134,6 +135,9 @@ func (s *signing) key(ctx context.Context, keyID string) (*signature.Key, bool) 
 // bound to the caller. A verified signature is bound even when none was
 // required.
 func (s *signing) checkREST(ctx context.Context) error {
+	if why := metadata.ValueFromIncomingContext(ctx, policy.KeySignatureFailure); len(why) > 0 {
+		return s.refuse(ctx, strings.TrimPrefix(why[0], "signature: "))
+	}
 	ids := metadata.ValueFromIncomingContext(ctx, policy.KeySignatureKey)
 	if len(ids) == 0 {
 		if s.required(ctx) {
@@ -222,4 +226,51 @@ func (g *Gateway) withSignatureStage(stages []Stage) ([]Stage, error) {
 		return append(stages[:i+1:i+1], append([]Stage{sigStage}, stages[i+1:]...)...), nil
 	}
 	return stages, nil
+}
+
+// restMiddleware is the REST front's signature check. A request whose
+// signature is refused is not answered here: it goes on into the chain
+// marked with the reason (rest's annotate sets policy.KeySignatureFailure),
+// where the signature stage refuses it after authentication, so that the
+// refusal is audited, counted and answered like every other. Only a body
+// over the limit is answered here (413).
+func (s *signing) restMiddleware(next http.Handler) http.Handler {
+	verify := s.v.HTTPMiddleware(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The verifier writes the reason of a refusal to the Record.
+		ctx := policy.NewRecordContext(context.WithValue(r.Context(), restNextKey{}, next), &policy.Record{})
+		verify.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+type restNextKey struct{}
+
+// deferRefusal is the verifier's HTTP error handler (see restMiddleware).
+func deferRefusal(w http.ResponseWriter, r *http.Request, err error) {
+	next, ok := r.Context().Value(restNextKey{}).(http.Handler)
+	rec := policy.RecordFrom(r.Context())
+	if !ok || rec == nil || status.Code(err) != codes.Unauthenticated {
+		rest.WriteError(w, r, err) // 413, or a verifier used outside restMiddleware
+		return
+	}
+	why := rec.AuthnFailure
+	if why == "" {
+		why = "signature: refused"
+	}
+	next.ServeHTTP(w, r.WithContext(rest.WithSignatureFailure(r.Context(), metadataSafe(why))))
+}
+
+// metadataSafe makes s a valid gRPC metadata value (printable ASCII) of at
+// most 256 bytes: a reason may quote what the client sent.
+func metadataSafe(s string) string {
+	b := []byte(s)
+	if len(b) > 256 {
+		b = append(b[:253], "..."...)
+	}
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -209,17 +210,21 @@ func TestSignedGRPCReplayAndTampering(t *testing.T) {
 	})
 	t.Run("replay", func(t *testing.T) { wantSignatureRefused(t, send(md, payee)) })
 	t.Run("another method under the signature", func(t *testing.T) {
-		md := capture(t, h, keys.signer(t, "teller-k1"), bankv1.BankService_AddPayee_FullMethodName, payee)
-		ctx := metadata.AppendToOutgoingContext(metadata.NewOutgoingContext(timeout(t, callTimeout), md), "authorization", bearer)
-		_, err := h.grpcClient(certNone).CreateTransfer(ctx, &bankv1.CreateTransferRequest{Account: aliceChecking})
-		if err != nil && status.Code(err) == codes.Unauthenticated {
-			t.Fatalf("CreateTransfer (needs no signature) = %v, want the signature ignored", err)
+		// reporting-bot's signed-only key: every call must be signed. A
+		// signature made for AddPayee does not sign GetAccount (@path).
+		key := cred{apiKey: h.keys.signedOnly}
+		get := &bankv1.GetAccountRequest{Name: aliceChecking}
+		forGet := capture(t, h, keys.signer(t, "bot-k1"), bankv1.BankService_GetAccount_FullMethodName, get)
+		forPayee := capture(t, h, keys.signer(t, "bot-k1"), bankv1.BankService_AddPayee_FullMethodName, get)
+		call := func(md metadata.MD) error {
+			ctx := key.outgoing(metadata.NewOutgoingContext(timeout(t, callTimeout), md))
+			_, err := h.grpcClient(certNone).GetAccount(ctx, get)
+			return err
 		}
-	})
-	t.Run("spoofed internal signature key", func(t *testing.T) {
-		ctx := metadata.AppendToOutgoingContext(timeout(t, callTimeout), "authorization", bearer, "x-portcullis-signature-key", "teller-k1")
-		_, err := h.grpcClient(certNone).AddPayee(ctx, payee)
-		wantSignatureRefused(t, err)
+		wantSignatureRefused(t, call(forPayee))
+		if err := call(forGet); err != nil {
+			t.Fatalf("GetAccount under its own signature = %v, want OK", err)
+		}
 	})
 }
 
@@ -380,4 +385,80 @@ func TestSignedREST(t *testing.T) {
 			t.Errorf("= %d %s, want 401 (a verified key is always bound to the caller)", code, msg)
 		}
 	})
+}
+
+// TestSignatureRefusalsAudited: every refused signature is in the audit
+// log with its reason, on REST (refused in the chain, not by the front) as
+// on gRPC.
+func TestSignatureRefusalsAudited(t *testing.T) {
+	text, keys := signingBundle(t)
+	h := newHarnessBundle(t, "audit:\n  file: {dir: audit, fsync_interval: 0s}\n", text)
+	teller := cred{bearer: h.token("teller-1", roles("teller"))}
+	stale := keys.signer(t, "teller-k1", sign.WithClock(func() time.Time { return time.Now().Add(-10 * time.Minute) }))
+	for _, s := range []*sign.Signer{stale, keys.signer(t, "audrey-k1")} {
+		if code, msg := h.signedREST(t, s, teller, "POST", addPayeeREST.path, addPayeeREST.body); code != http.StatusUnauthorized || !strings.Contains(msg, "invalid request signature") {
+			t.Fatalf("REST AddPayee = %d %s, want 401 invalid request signature", code, msg)
+		}
+	}
+	// A forged signature header, refused by the front's verifier.
+	req := h.restRequest(t, teller, "POST", addPayeeREST.path, addPayeeREST.body)
+	if err := keys.signer(t, "teller-k1").Sign(req); err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Signature", "sig1=:"+strings.Repeat("A", 86)+"==:")
+	if code, msg := h.do(t, req); code != http.StatusUnauthorized {
+		t.Fatalf("forged REST signature = %d %s, want 401", code, msg)
+	}
+	_, err := h.signedClient(stale).AddPayee(teller.outgoing(timeout(t, callTimeout)), payee)
+	wantSignatureRefused(t, err)
+
+	h.closeClients()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.gw.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	byTransport := map[string][]string{}
+	for _, r := range auditRecords(t, filepath.Join(h.dir, "audit")) {
+		if r["method"] == bankv1.BankService_AddPayee_FullMethodName {
+			why, _ := r["authn_failure"].(string)
+			byTransport[r["transport"].(string)] = append(byTransport[r["transport"].(string)], why)
+		}
+	}
+	if len(byTransport["http"]) != 3 || len(byTransport["grpc"]) != 1 {
+		t.Fatalf("AddPayee records = %v, want 3 REST and 1 gRPC", byTransport)
+	}
+	for tr, whys := range byTransport {
+		for _, why := range whys {
+			if !strings.HasPrefix(why, "signature: ") || why == "signature: " {
+				t.Errorf("%s record authn_failure = %q, want the signature's reason", tr, why)
+			}
+		}
+	}
+}
+
+// TestExplainSignedMethod: explaining a method that needs a signature
+// explains its authorization (the signature stage is skipped, so no nonce
+// is spent and the decision is there).
+func TestExplainSignedMethod(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		who     string
+		status  string
+		allowed bool
+	}{{"teller-1", "OK", true}, {"audrey", "PermissionDenied", false}} {
+		claims := map[string]any{}
+		if c.who == "teller-1" {
+			claims = roles("teller")
+		}
+		md := metadata.Pairs("authorization", "Bearer "+h.token(c.who, claims))
+		ex, err := h.gw.ExplainCall(timeout(t, callTimeout), bankv1.BankService_AddPayee_FullMethodName, md,
+			`{"account":"accounts/alice-checking","display_name":"Landlord","iban":"FR7630006000011234567890189"}`, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := ex.Record.Decision; ex.Status != c.status || d == nil || d.Allowed != c.allowed || !ex.Method.RequireSignature {
+			t.Errorf("ExplainCall(AddPayee, %s) = %s, decision %+v, want %s with a decision (allowed %v) and the method's signature requirement", c.who, ex.Status, d, c.status, c.allowed)
+		}
+	}
 }

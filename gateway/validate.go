@@ -172,6 +172,9 @@ func (vs *validation) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 	if !need {
 		return h(srv, ss)
 	}
+	if !protobufCall(ss.Context()) {
+		return errCodec
+	}
 	// The first message is validated before the handler opens the backend
 	// stream; later ones as the handler receives them.
 	first := &proxy.Frame{}
@@ -179,9 +182,14 @@ func (vs *validation) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	if err == nil && overExpanded(ss.Context()) {
+	limit := messageLimit(vs.g.routes, m.FullMethod, m)
+	switch {
+	case err == nil && overExpanded(ss.Context()):
 		first.Reset()
 		return errExpanded
+	case err == nil && overLimit(first, limit):
+		first.Reset()
+		return errTooLarge
 	}
 	if err == nil {
 		if verr := vs.checkBytes(name, first.Bytes()); verr != nil {
@@ -189,15 +197,16 @@ func (vs *validation) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 			return verr
 		}
 	}
-	later := &validatingStream{ServerStream: ss, vs: vs, name: name}
+	later := &validatingStream{ServerStream: ss, vs: vs, name: name, limit: limit}
 	return h(srv, &replayStream{WrappedServerStream: middleware.WrapServerStream(later), first: first, firstErr: err})
 }
 
 // validatingStream validates every message the handler receives.
 type validatingStream struct {
 	grpc.ServerStream
-	vs   *validation
-	name string
+	vs    *validation
+	name  string
+	limit int // the call's message limit, checked before decoding
 }
 
 func (s *validatingStream) RecvMsg(m any) error {
@@ -209,6 +218,10 @@ func (s *validatingStream) RecvMsg(m any) error {
 	}
 	switch v := m.(type) {
 	case *proxy.Frame:
+		if overLimit(v, s.limit) {
+			v.Reset()
+			return errTooLarge
+		}
 		if err := s.vs.checkBytes(s.name, v.Bytes()); err != nil {
 			v.Reset()
 			return err

@@ -9,8 +9,12 @@ import (
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	bankv1 "github.com/portcullis/portcullis/gen/examples/bank/v1"
 )
@@ -59,6 +63,13 @@ func TestValidationGRPC(t *testing.T) {
 	wantViolation(t, err, "amount_cents")
 	if br := badRequest(err); len(br.GetFieldViolations()) != 2 {
 		t.Errorf("violations = %v, want amount_cents and currency", br)
+	}
+
+	// A message over the method's size limit (16 KiB) is refused as too
+	// large before it is decoded, whatever it holds.
+	big := &bankv1.CreateTransferRequest{Account: aliceChecking, AmountCents: 0, Currency: "EUR", Memo: strings.Repeat("m", 20<<10)}
+	if st := status.Convert(transfer(teller, big)); st.Code() != codes.ResourceExhausted {
+		t.Errorf("CreateTransfer of 20 KiB = %v, want ResourceExhausted before validation", st.Err())
 	}
 
 	// Only callers allowed to make the call learn the constraints.
@@ -132,5 +143,34 @@ func TestValidationREST(t *testing.T) {
 	}
 	if len(st.Details) != 1 || !strings.HasSuffix(st.Details[0].Type, "google.rpc.BadRequest") || len(st.Details[0].Violations) != 1 || st.Details[0].Violations[0].Field != "amount_cents" {
 		t.Errorf("details = %+v, want one BadRequest violation of amount_cents", st.Details)
+	}
+}
+
+// jsonCodec is a client codec for content-subtype "json" (protojson), the
+// way a connect or grpc-java client could speak to a JSON-capable backend.
+type jsonCodec struct{}
+
+func (jsonCodec) Marshal(v any) ([]byte, error)   { return protojson.Marshal(v.(proto.Message)) }
+func (jsonCodec) Unmarshal(b []byte, v any) error { return protojson.Unmarshal(b, v.(proto.Message)) }
+func (jsonCodec) Name() string                    { return "json" }
+
+// TestNonProtobufCodecRefused: a method whose messages the gateway reads
+// (validation, decode for authorization) refuses another content-subtype,
+// which the gateway would check as protobuf while the backend reads JSON.
+func TestNonProtobufCodecRefused(t *testing.T) {
+	encoding.RegisterCodec(jsonCodec{})
+	h := newHarness(t)
+	teller := cred{bearer: h.token("teller-1", roles("teller"))}
+	c := h.grpcClient(certNone)
+	_, err := c.CreateTransfer(teller.outgoing(timeout(t, callTimeout)),
+		&bankv1.CreateTransferRequest{Account: aliceChecking, AmountCents: 5, Currency: "EUR"}, grpc.CallContentSubtype("json"))
+	if st := status.Convert(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "protobuf messages only") {
+		t.Errorf("CreateTransfer over grpc+json = %v, want the gateway's Unimplemented \"protobuf messages only\"", err)
+	}
+	// grpc+proto, spelled out, is protobuf.
+	_, err = c.CreateTransfer(teller.outgoing(timeout(t, callTimeout)),
+		&bankv1.CreateTransferRequest{Account: aliceChecking, AmountCents: 5, Currency: "EUR"}, grpc.CallContentSubtype("proto"))
+	if err != nil {
+		t.Errorf("CreateTransfer over grpc+proto = %v, want OK", err)
 	}
 }

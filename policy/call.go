@@ -33,11 +33,15 @@ const (
 	// front verified on the request (RFC 9421), absent when the request
 	// carried none.
 	KeySignatureKey = "x-portcullis-signature-key"
+	// KeySignatureFailure is why the REST front refused the request's
+	// signature; the chain refuses the call with it after authentication,
+	// so that the refusal is audited like any other.
+	KeySignatureFailure = "x-portcullis-signature-failure"
 )
 
 // InternalKeys lists every internal key a stage of the chain reads.
 var InternalKeys = []string{KeyTransport, KeyClientAddr, KeyRoute, KeyHTTPMethod, KeyTLSVersion,
-	KeyClientCertSHA256, KeyClientSPIFFE, KeyClientSubject, KeySignatureKey}
+	KeyClientCertSHA256, KeyClientSPIFFE, KeyClientSubject, KeySignatureKey, KeySignatureFailure}
 
 // Transport names.
 const (

@@ -102,6 +102,9 @@ func printExplanation(w io.Writer, ex *gateway.Explanation) {
 	if m.Condition != "" {
 		fmt.Fprintf(w, "condition:   %s\n", m.Condition)
 	}
+	if m.RequireSignature {
+		fmt.Fprintf(w, "signature:   required (a request signature by a key bound to the caller; explain does not check it)\n")
+	}
 	if p := r.Principal; p != nil {
 		fmt.Fprintf(w, "principal:   %s (%s, via %s, credential %s)\n", p.ID, p.Kind, p.Credential, p.CredentialID)
 		if p.HasScopes {

@@ -220,6 +220,9 @@ func annotate(ctx context.Context, r *http.Request) metadata.MD {
 	if s, ok := signature.FromContext(r.Context()); ok {
 		md[policy.KeySignatureKey] = []string{s.KeyID}
 	}
+	if why, ok := r.Context().Value(signatureFailureKey{}).(string); ok {
+		md[policy.KeySignatureFailure] = []string{why}
+	}
 	if cs := r.TLS; cs != nil {
 		md[policy.KeyTLSVersion] = []string{tlsVersion(cs.Version)}
 		if len(cs.VerifiedChains) > 0 && len(cs.PeerCertificates) > 0 {
@@ -339,4 +342,13 @@ func validQuery(raw string) bool {
 		}
 	}
 	return true
+}
+
+type signatureFailureKey struct{}
+
+// WithSignatureFailure marks a request whose signature the middleware
+// refused: the front passes why into the chain (policy.KeySignatureFailure),
+// which refuses the call there.
+func WithSignatureFailure(ctx context.Context, why string) context.Context {
+	return context.WithValue(ctx, signatureFailureKey{}, why)
 }

@@ -238,6 +238,17 @@ func TestContentType(t *testing.T) {
 			}
 		})
 	}
+	// A chunked body (no Content-Length) is a body too.
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", f.srv.URL+"/v1/accounts/alice-checking/transfers", struct{ io.Reader }{strings.NewReader(body)})
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 415 || req.ContentLength != -1 && req.ContentLength != 0 {
+		t.Errorf("chunked form POST = %d (Content-Length %d), want 415", resp.StatusCode, req.ContentLength)
+	}
 	// A request without a body needs no Content-Type.
 	if resp, got := f.do(t, "GET", "/v1/accounts/alice-checking", "", map[string]string{"Content-Type": "text/plain"}); resp.StatusCode != 200 {
 		t.Errorf("GET with no body = %d %s, want 200", resp.StatusCode, got)

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func fullEvent() *Event {
@@ -146,3 +148,15 @@ func tagName(tag string) string {
 }
 
 const zeroHex = "0000000000000000000000000000000000000000000000000000000000000000"
+
+func TestRecordedMethod(t *testing.T) {
+	short := "/a.S/M"
+	if got := recordedMethod(short); got != short {
+		t.Errorf("recordedMethod(%q) = %q", short, got)
+	}
+	long := "/a.S/" + strings.Repeat("é", 300) // 2-byte runes: the cut must not split one
+	got := recordedMethod(long)
+	if !utf8.ValidString(got) || !strings.HasSuffix(got, "…(605 bytes)") || len(got) > maxMethodBytes+20 {
+		t.Errorf("recordedMethod(605 bytes) = %q, want at most %d bytes of it, valid UTF-8, and the length", got, maxMethodBytes)
+	}
+}

@@ -3,8 +3,10 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -141,7 +143,7 @@ func (n *callCtx) Value(key any) any {
 }
 
 func (o *options) begin(l *Logger, ctx context.Context, fullMethod string) *call {
-	c := &call{l: l, o: o, outer: ctx, method: fullMethod, start: o.now()}
+	c := &call{l: l, o: o, outer: ctx, method: recordedMethod(fullMethod), start: o.now()}
 	c.node = callCtx{Context: ctx, c: c}
 	c.m, _ = o.method(ctx)
 	if r := policy.RecordFrom(ctx); r != nil {
@@ -294,4 +296,21 @@ func size(m any) int64 {
 		return int64(proto.Size(v))
 	}
 	return 0
+}
+
+// maxMethodBytes bounds the method name a record keeps: a client can send
+// any :path (up to the header list limit) for a method that does not exist.
+const maxMethodBytes = 256
+
+// recordedMethod is fullMethod, or its first maxMethodBytes bytes (on a
+// UTF-8 boundary) and a marker when it is longer.
+func recordedMethod(fullMethod string) string {
+	if len(fullMethod) <= maxMethodBytes {
+		return fullMethod
+	}
+	cut := maxMethodBytes
+	for cut > 0 && !utf8.RuneStart(fullMethod[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", fullMethod[:cut], len(fullMethod))
 }
