@@ -172,7 +172,7 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: admin API: %w", err)
 	}
 	if err := g.buildHTTP(); err != nil {
-		g.memConn.Close()
+		_ = g.memConn.Close() // New fails anyway
 		return nil, err
 	}
 	g.buildAdmin()
@@ -384,15 +384,15 @@ func (g *Gateway) Start() error {
 	var httpLis, adminLis net.Listener
 	if l.HTTP != nil {
 		if httpLis, err = g.listen("http", l.HTTP.Address, g.httpTLS); err != nil {
-			grpcLis.Close()
+			_ = grpcLis.Close() // Start fails anyway
 			return err
 		}
 	}
 	if l.Admin != nil {
 		if adminLis, err = g.listen("admin", l.Admin.Address, g.adminTLS); err != nil {
-			grpcLis.Close()
+			_ = grpcLis.Close() // Start fails anyway
 			if httpLis != nil {
-				httpLis.Close()
+				_ = httpLis.Close()
 			}
 			return err
 		}

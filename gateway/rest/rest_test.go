@@ -71,7 +71,13 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) do(t *testing.T, method, path, body string, hdr map[string]string) (*http.Response, string) {
+// response is what do returns of a response: its body is read and closed.
+type response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func (f *fixture) do(t *testing.T, method, path, body string, hdr map[string]string) (response, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -88,7 +94,7 @@ func (f *fixture) do(t *testing.T, method, path, body string, hdr map[string]str
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return response{StatusCode: resp.StatusCode, Header: resp.Header}, string(b)
 }
 
 func TestStrictJSON(t *testing.T) {

@@ -98,7 +98,7 @@ var behaviours = []struct {
 	{name: "panic error", run: func() error { panic(errors.New(secret)) }, wantCode: codes.Internal, wantMsg: "internal error", panics: true, logged: secret},
 	{name: "panic status", run: func() error { panic(status.Error(codes.PermissionDenied, secret)) }, wantCode: codes.Internal, wantMsg: "internal error", panics: true, logged: secret},
 	{name: "panic nil", run: func() error { panic(nil) }, wantCode: codes.Internal, wantMsg: "internal error", panics: true, logged: "nil"},
-	{name: "nil pointer", run: func() error { var m map[string]int; m["x"] = 1; return nil }, wantCode: codes.Internal, wantMsg: "internal error", panics: true, logged: "nil map"},
+	{name: "nil pointer", run: func() error { var m map[string]int; m["x"] = 1; return nil }, wantCode: codes.Internal, wantMsg: "internal error", panics: true, logged: "nil map"}, //nolint:staticcheck // SA5000: the nil-map panic is the point
 	{name: "ok", run: func() error { return nil }, wantCode: codes.OK},
 	{name: "error passes through", run: func() error { return errHandler }, wantCode: codes.NotFound, wantMsg: "no such account"},
 }

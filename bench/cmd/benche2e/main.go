@@ -165,7 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	if cfg.keep {
 		defer fmt.Fprintln(stderr, "benche2e: scratch directory kept:", work)
 	} else {
-		defer os.RemoveAll(work)
+		defer func() { _ = os.RemoveAll(work) }() // best effort: a temp dir
 	}
 	kids := &children{}
 	defer kids.stopAll() // before the scratch directory goes

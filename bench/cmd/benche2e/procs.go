@@ -48,7 +48,7 @@ func (k *children) start(name, dir, logPath, bin string, args, env []string) (*c
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close() // the child keeps its own descriptor
+		defer func() { _ = f.Close() }() // the child keeps its own descriptor
 		cmd.Stdout, cmd.Stderr = f, f
 	}
 	if err := cmd.Start(); err != nil {
@@ -226,6 +226,6 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
 }
