@@ -3,20 +3,17 @@ package backend
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/portcullis/portcullis/interceptors/internal/jwks"
 )
 
 // keySet is one immutable snapshot of the gateway's published keys.
@@ -31,90 +28,35 @@ type verifyKey struct {
 	pub any                     // *ecdsa.PublicKey (P-256) or ed25519.PublicKey
 }
 
+// jwksPolicy is what a published key may be: Ed25519 or P-256, for EdDSA
+// or ES256, under a kid of its own.
+var jwksPolicy = &jwks.Policy{
+	Kty:        []string{"OKP", "EC"},
+	Algs:       []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256},
+	Curves:     []string{"P-256"},
+	RequireKID: true,
+	UniqueKID:  true,
+}
+
 // parseJWKS parses a JWK Set. Keys that cannot verify assertions (no kid,
 // a duplicate kid, symmetric, private, encryption-only, another curve or
 // algorithm, malformed) are skipped and described in skipped; only a
 // document that is not a JWK Set at all is an error.
 func parseJWKS(data []byte) (ks *keySet, skipped []string, err error) {
-	var doc struct {
-		Keys *[]json.RawMessage `json:"keys"`
+	keys, skipped, err := jwks.Parse(data, jwksPolicy)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, nil, fmt.Errorf("not a JWK Set: %w", err)
-	}
-	if doc.Keys == nil {
-		return nil, nil, errors.New(`not a JWK Set: no "keys" member`)
-	}
-	ks = &keySet{byKID: map[string]*verifyKey{}, doc: data}
-	dup := map[string]bool{}
-	for i, raw := range *doc.Keys {
-		kid, k, why := parseJWK(raw)
-		if why == "" && (dup[kid] || ks.byKID[kid] != nil) {
-			// Two keys under one kid: which one signed is ambiguous, so
-			// neither is used.
-			delete(ks.byKID, kid)
-			dup[kid] = true
-			why = fmt.Sprintf("kid %q appears more than once", kid)
-		}
-		if why != "" {
-			skipped = append(skipped, fmt.Sprintf("keys[%d]: %s", i, why))
-			continue
-		}
-		ks.byKID[kid] = k
+	ks = &keySet{byKID: make(map[string]*verifyKey, len(keys)), doc: data}
+	for _, k := range keys {
+		ks.byKID[k.KID] = &verifyKey{alg: k.Alg, pub: k.Pub}
 	}
 	return ks, skipped, nil
 }
 
-func parseJWK(raw json.RawMessage) (string, *verifyKey, string) {
-	var h struct {
-		Kty, Alg, Use, Kid string
-		// Private or symmetric key material never belongs in a published
-		// set; such a key is refused.
-		D, K json.RawMessage
-	}
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return "", nil, "not a JSON object"
-	}
-	switch {
-	case h.Kid == "":
-		return "", nil, "no kid"
-	case h.Kty != "OKP" && h.Kty != "EC":
-		return "", nil, fmt.Sprintf("kty %q refused (only OKP and EC)", h.Kty)
-	case h.D != nil || h.K != nil:
-		return "", nil, "contains private key material"
-	case h.Use != "" && h.Use != "sig":
-		return "", nil, fmt.Sprintf("use %q is not sig", h.Use)
-	case h.Alg != "" && h.Alg != string(jose.EdDSA) && h.Alg != string(jose.ES256):
-		return "", nil, fmt.Sprintf("alg %q refused", h.Alg)
-	}
-	var k jose.JSONWebKey
-	if err := k.UnmarshalJSON(raw); err != nil {
-		return "", nil, err.Error()
-	}
-	switch pub := k.Key.(type) {
-	case ed25519.PublicKey:
-	case *ecdsa.PublicKey:
-		if pub.Curve.Params().Name != "P-256" {
-			return "", nil, fmt.Sprintf("curve %s refused (only P-256)", pub.Curve.Params().Name)
-		}
-	default:
-		return "", nil, fmt.Sprintf("key type %T refused", k.Key)
-	}
-	return h.Kid, &verifyKey{alg: jose.SignatureAlgorithm(h.Alg), pub: k.Key}, ""
-}
-
 // fits reports whether k may verify a signature made with alg.
 func (k *verifyKey) fits(alg jose.SignatureAlgorithm) bool {
-	if k.alg != "" && k.alg != alg {
-		return false
-	}
-	switch k.pub.(type) {
-	case ed25519.PublicKey:
-		return alg == jose.EdDSA
-	case *ecdsa.PublicKey:
-		return alg == jose.ES256 // the curve was checked to be P-256
-	}
-	return false
+	return jwks.Fits(k.pub, k.alg, alg)
 }
 
 // keySource holds the current key set and reloads it from its file or URL.
@@ -136,49 +78,6 @@ func (s *keySource) source() string {
 		return s.cfg.JWKSFile
 	}
 	return s.cfg.JWKSURL
-}
-
-// fetch reads the JWK Set from the file or URL, bounded by MaxJWKSBytes
-// (and FetchTimeout for a URL).
-func (s *keySource) fetch(ctx context.Context) ([]byte, error) {
-	if s.cfg.JWKSFile != "" {
-		f, err := os.Open(s.cfg.JWKSFile)
-		if err != nil {
-			return nil, err
-		}
-		defer func() { _ = f.Close() }() // read-only
-		return readLimited(f, s.cfg.MaxJWKSBytes)
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.JWKSURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	// An unknown-kid refresh must see the current document, not a cached
-	// one from before the gateway rotated its key.
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", s.cfg.JWKSURL, resp.Status)
-	}
-	return readLimited(resp.Body, s.cfg.MaxJWKSBytes)
-}
-
-func readLimited(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("JWK Set larger than %d bytes", max)
-	}
-	return b, nil
 }
 
 // load parses data and swaps it in if it changed. On error the current
@@ -204,7 +103,13 @@ func (s *keySource) load(data []byte) error {
 // reload fetches and loads the key set; on any error the current set
 // stays.
 func (s *keySource) reload(ctx context.Context) error {
-	data, err := s.fetch(ctx)
+	data, err := jwks.Fetch(ctx, jwks.Source{
+		File:     s.cfg.JWKSFile,
+		URL:      s.cfg.JWKSURL,
+		MaxBytes: s.cfg.MaxJWKSBytes,
+		Timeout:  s.cfg.FetchTimeout,
+		Client:   s.client,
+	})
 	if err == nil {
 		err = s.load(data)
 	}
