@@ -9,16 +9,17 @@ import (
 	"github.com/portcullis/portcullis/gateway/devcerts"
 )
 
-// TestDocumentedExample keeps docs/configuration.md true: its "every key"
-// example parses and validates (in a workspace holding the files it names).
+// TestDocumentedExample keeps docs/configuration.md true: its two example
+// blocks (the first is testdata/gateway.yaml, see TestReferenceExample)
+// parse and validate together, in a workspace holding the files they name.
 func TestDocumentedExample(t *testing.T) {
 	doc, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)## Example.*?```yaml\n(.*?)```").FindSubmatch(doc)
+	m := regexp.MustCompile("(?s)## Example.*?```yaml\n(.*?)```.*?```yaml\n(.*?)```").FindSubmatch(doc)
 	if m == nil {
-		t.Fatal("docs/configuration.md has no yaml block under ## Example")
+		t.Fatal("docs/configuration.md has no two yaml blocks under ## Example")
 	}
 	dir := t.TempDir()
 	files, err := devcerts.Generate(filepath.Join(dir, "certs"))
@@ -45,7 +46,8 @@ func TestDocumentedExample(t *testing.T) {
 		}
 		write(name, data)
 	}
-	if _, err := Parse(filepath.Join(dir, "gateway.yaml"), m[1]); err != nil {
+	text := append(append([]byte{}, m[1]...), m[2]...)
+	if _, err := Parse(filepath.Join(dir, "gateway.yaml"), text); err != nil {
 		t.Errorf("the documented example does not parse:\n%v", err)
 	}
 }
