@@ -101,7 +101,11 @@ api_keys:
     kind: service
     roles: [auditor]
     cidrs: [127.0.0.0/8, "::1/128"]
-`
+signing_keys:
+  - id: teller-1-demo
+    principal: teller-1
+    public_key: |
+%s`
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)

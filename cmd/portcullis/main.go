@@ -36,6 +36,7 @@ commands:
   serve --config FILE   run the gateway with a YAML configuration
   demo                  run the gateway and the bank demo backend with embedded defaults
   dev certs DIR         create a local CA and certificates for the demo and tests
+  dev sign ...          sign one REST request (RFC 9421) for curl -H @FILE
   policy show           list the compiled-in method policies (--method M for one, --json)
   policy catalog        print the JSON permission catalog
   policy explain|validate|test|diff|sign|keygen|hash-key   policy tooling (docs/bundle.md)
@@ -111,6 +112,9 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 }
 
 func runDev(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "sign" {
+		return runDevSign(args[1:], stdout, stderr)
+	}
 	if len(args) < 2 || args[0] != "certs" {
 		fmt.Fprintln(stderr, "usage: portcullis dev certs [--force] DIR")
 		return 2

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/portcullis/portcullis/gateway/devcerts"
@@ -61,7 +62,12 @@ func writePersonas(dir string, iss *devIssuer, files *devcerts.Files) error {
 	if err := os.WriteFile(filepath.Join(tokens, "reporting-bot.key"), []byte(key), 0o600); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "bundle.yaml"), []byte(fmt.Sprintf(demoBundle, id, hash)), 0o600)
+	pub, err := demoSigningKey(dir)
+	if err != nil {
+		return err
+	}
+	indented := "      " + strings.ReplaceAll(strings.TrimSpace(pub), "\n", "\n      ") + "\n"
+	return os.WriteFile(filepath.Join(dir, "bundle.yaml"), []byte(fmt.Sprintf(demoBundle, id, hash, indented)), 0o600)
 }
 
 func printDemoCalls(w io.Writer, files *devcerts.Files, grpcAddr, httpAddr, adminAddr string) {
@@ -92,6 +98,8 @@ teller (roles: teller):
   allowed  %[7]s %[8]s -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking/transfers -d '{"amount_cents":500,"currency":"EUR","beneficiary":{"name":"Bob","iban":"GB82WEST12345698765432"}}'
   denied   %[7]s %[8]s -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking/transfers -d '{"amount_cents":2000000,"currency":"EUR"}'   (condition: over 10,000.00)
   denied   %[5]s %[8]s -d '{"name":"accounts/alice-checking"}' %[1]s %[6]s/CloseAccount   (RESTRICTED: needs a bound token over mTLS)
+  denied   %[7]s %[8]s -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking/payees -d '{"display_name":"Landlord","iban":"FR7630006000011234567890189"}'   (AddPayee needs a request signature)
+  allowed  %[7]s %[8]s -H 'Content-Type: application/json' -H @<(portcullis dev sign --key %[4]s/teller-signing-key.pem --keyid teller-1-demo --content-type application/json POST https://%[2]s/v1/accounts/alice-checking/payees '{"display_name":"Landlord","iban":"FR7630006000011234567890189"}') https://%[2]s/v1/accounts/alice-checking/payees -d '{"display_name":"Landlord","iban":"FR7630006000011234567890189"}'   (signed with teller-1's key, RFC 9421; bash or zsh)
 
 auditor (bound to role auditor in the bundle):
   allowed  %[5]s %[9]s -d '{"account":"accounts/bob-checking"}' %[1]s %[6]s/ListTransactions
