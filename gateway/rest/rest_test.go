@@ -113,6 +113,13 @@ func TestStrictJSON(t *testing.T) {
 		{"invalid UTF-8 in path", "GET", "/v1/accounts/%80", "", 400, codes.InvalidArgument},
 		{"invalid UTF-8 in query", "GET", "/v1/accounts?customer=%ff", "", 400, codes.InvalidArgument},
 		{"unknown route", "GET", "/v1/nope", "", 404, codes.NotFound},
+		// Paths are decoded once: %2D is "-", %252D stays "%2D" (the bank
+		// refuses that name); dot segments and empty segments match no route.
+		{"percent-encoded unreserved", "GET", "/v1/accounts/alice%2Dchecking", "", 200, codes.OK},
+		{"no double decoding", "GET", "/v1/accounts/alice%252Dchecking", "", 400, codes.InvalidArgument},
+		{"dot segment", "GET", "/v1/accounts/x/../alice-checking", "", 404, codes.NotFound},
+		{"empty segment", "GET", "/v1//accounts/alice-checking", "", 404, codes.NotFound},
+		{"encoded slash and dots", "GET", "/v1/accounts/alice-checking%2F..%2Fbob-checking", "", 404, codes.NotFound},
 		{"unknown query parameter", "GET", "/v1/accounts?bogus=1", "", 400, codes.InvalidArgument},
 		{"query by proto name", "GET", "/v1/accounts?customer=customers/alice&page_size=1", "", 200, codes.OK},
 		{"query by JSON name", "GET", "/v1/accounts?customer=customers/alice&pageSize=1", "", 200, codes.OK},
