@@ -70,21 +70,9 @@ func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 	if !ok || !m.NeedsRequest() && !signed {
 		return h(srv, ss)
 	}
-	if !protobufCall(ss.Context()) {
-		return errCodec
-	}
-	first := &proxy.Frame{}
-	err := ss.RecvMsg(first)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	switch {
-	case err == nil && overExpanded(ss.Context()):
-		first.Reset()
-		return errExpanded
-	case err == nil && overLimit(first, messageLimit(g.routes, m.FullMethod, m)):
-		first.Reset()
-		return errTooLarge // not decoded
+	first, err, refused := recvFirst(ss, messageLimit(g.routes, m.FullMethod, m))
+	if refused != nil {
+		return refused
 	}
 	w := middleware.WrapServerStream(ss)
 	rs := &replayStream{WrappedServerStream: w, first: first, firstErr: err}
@@ -108,6 +96,30 @@ func (g *Gateway) decodeStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 		audit.SetRequest(ss.Context(), msg) // request fields for the audit record
 	}
 	return h(srv, rs)
+}
+
+// recvFirst reads the first request message of a call for a stage that
+// inspects it before anything is forwarded (decode, validate). It returns
+// the message and io.EOF when the client sent none; or, as refused, the
+// call's error: a non-protobuf content-subtype (errCodec), a receive error,
+// a message over the expansion ratio or over limit (never decoded).
+func recvFirst(ss grpc.ServerStream, limit int) (first *proxy.Frame, eof, refused error) {
+	if !protobufCall(ss.Context()) {
+		return nil, nil, errCodec
+	}
+	first = &proxy.Frame{}
+	err := ss.RecvMsg(first)
+	switch {
+	case err != nil && !errors.Is(err, io.EOF):
+		return nil, nil, err
+	case err == nil && overExpanded(ss.Context()):
+		first.Reset()
+		return nil, nil, errExpanded
+	case err == nil && overLimit(first, limit):
+		first.Reset()
+		return nil, nil, errTooLarge
+	}
+	return first, err, nil
 }
 
 // replayStream returns the message decodeStream consumed on the first

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -172,27 +171,23 @@ func (vs *validation) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 	if !need {
 		return h(srv, ss)
 	}
-	if !protobufCall(ss.Context()) {
-		return errCodec
-	}
 	// The first message is validated before the handler opens the backend
 	// stream; later ones as the handler receives them.
-	first := &proxy.Frame{}
-	err := ss.RecvMsg(first)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
 	limit := messageLimit(vs.g.routes, m.FullMethod, m)
-	switch {
-	case err == nil && overExpanded(ss.Context()):
-		first.Reset()
-		return errExpanded
-	case err == nil && overLimit(first, limit):
-		first.Reset()
-		return errTooLarge
+	first, err, refused := recvFirst(ss, limit)
+	if refused != nil {
+		return refused
 	}
 	if err == nil {
-		if verr := vs.checkBytes(name, first.Bytes()); verr != nil {
+		// The decode stage may have decoded this message already (it is
+		// replayed from there): validate that one instead of decoding again.
+		var verr error
+		if msg, decoded := requestFromContext(ss.Context()); decoded {
+			verr = vs.check(msg)
+		} else {
+			verr = vs.checkBytes(name, first.Bytes())
+		}
+		if verr != nil {
 			first.Reset()
 			return verr
 		}
