@@ -286,10 +286,6 @@ func (g *Gateway) buildGRPC() {
 	if g.grpcTLS != nil {
 		network = credentials.NewTLS(g.grpcTLS.TLSConfig())
 	}
-	maxReq := config.DefaultMaxMessageBytes
-	for _, r := range g.routes {
-		maxReq = max(maxReq, r.MaxRequestBytes)
-	}
 	unary, stream := g.unary, g.stream
 	g.grpcServer = grpc.NewServer(
 		grpc.Creds(inproc.NewCredentials(network)),
@@ -297,7 +293,7 @@ func (g *Gateway) buildGRPC() {
 		grpc.UnknownServiceHandler(g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}, proxy.WithOutgoingMetadata(g.outgoingMetadata)))),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-		grpc.MaxRecvMsgSize(maxReq),
+		grpc.MaxRecvMsgSize(g.maxRequestBytes()),
 		grpc.MaxSendMsgSize(config.MaxMessageBytes),
 		grpc.MaxHeaderListSize(64<<10),
 		grpc.InTapHandle(limitMetadata),     // metadata entry and value limits, before a stream exists
@@ -335,11 +331,7 @@ func (g *Gateway) buildHTTP() error {
 			}
 		}
 	}
-	maxBody := int64(config.DefaultMaxMessageBytes)
-	for _, r := range g.routes {
-		maxBody = max(maxBody, int64(r.MaxRequestBytes))
-	}
-	restOpts := []rest.Option{rest.WithMaxBodyBytes(maxBody)}
+	restOpts := []rest.Option{rest.WithMaxBodyBytes(int64(g.maxRequestBytes()))}
 	if g.sig != nil {
 		restOpts = append(restOpts, rest.WithMiddleware(g.sig.restMiddleware))
 	}

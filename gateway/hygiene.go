@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
+	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/inproc"
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/interceptors/resolve"
@@ -107,6 +108,18 @@ func limitStream(routes map[string]*Route) grpc.StreamServerInterceptor {
 		}
 		return h(srv, &sizeLimitedStream{ServerStream: ss, limit: limit})
 	}
+}
+
+// maxRequestBytes is the largest request message any route accepts (at
+// least the default): the gRPC server's receive limit, the REST front's
+// body limit and the REST signature check's. Each call is then held to its
+// own route's and method's limit (messageLimit).
+func (g *Gateway) maxRequestBytes() int {
+	n := config.DefaultMaxMessageBytes
+	for _, r := range g.routes {
+		n = max(n, r.MaxRequestBytes)
+	}
+	return n
 }
 
 // messageLimit is the largest request message of a call: the smaller of

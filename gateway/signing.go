@@ -50,8 +50,8 @@ type signing struct {
 func (g *Gateway) newSigning(nonces signature.NonceCache) (*signing, error) {
 	c := g.cfg.Signatures
 	if c == nil {
-		c = &config.Signatures{}
-		c.Window, c.NonceStore, c.MemoryNonces = 5*time.Minute, config.NonceStoreMemory, 1<<20
+		d := config.DefaultSignatures()
+		c = &d
 	}
 	s := &signing{g: g, now: time.Now}
 	opts := []signature.Option{
@@ -62,7 +62,7 @@ func (g *Gateway) newSigning(nonces signature.NonceCache) (*signing, error) {
 		signature.WithRequiredHTTP(signedHTTP),
 		signature.WithFirstMessageBytes(firstFrameBytes),
 		signature.WithLogger(g.log),
-		signature.WithMaxBodyBytes(g.maxRESTBody()),
+		signature.WithMaxBodyBytes(int64(g.maxRequestBytes())),
 		signature.WithHTTPErrorHandler(deferRefusal),
 	}
 	v, err := signature.New(signature.KeySourceFunc(s.key), opts...)
@@ -71,15 +71,6 @@ func (g *Gateway) newSigning(nonces signature.NonceCache) (*signing, error) {
 	}
 	s.v = v
 	return s, nil
-}
-
-// maxRESTBody is the largest body the REST front accepts.
-func (g *Gateway) maxRESTBody() int64 {
-	n := int64(config.DefaultMaxMessageBytes)
-	for _, r := range g.routes {
-		n = max(n, int64(r.MaxRequestBytes))
-	}
-	return n
 }
 
 // signedHTTP: the REST front verifies every request that carries a

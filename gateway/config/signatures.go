@@ -21,8 +21,12 @@ type Signatures struct {
 	MemoryNonces int64 `yaml:"memory_nonces"`
 }
 
-func (s *Signatures) setDefaults() {
-	s.Window, s.NonceStore, s.MemoryNonces = 5*time.Minute, "memory", 1<<20
+func (s *Signatures) setDefaults() { *s = DefaultSignatures() }
+
+// DefaultSignatures is the signatures block in force when the
+// configuration has none: a 5m window, in-memory nonces, 1048576 of them.
+func DefaultSignatures() Signatures {
+	return Signatures{Window: 5 * time.Minute, NonceStore: NonceStoreMemory, MemoryNonces: 1 << 20}
 }
 
 // Nonce stores.
