@@ -33,14 +33,16 @@ func TestDemoWalkthrough(t *testing.T) {
 	})
 	var out []string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if out = p.out.lines(); len(out) > 0 && strings.HasPrefix(strings.TrimSpace(out[len(out)-1]), "portcullis policy explain") {
+		if out = p.out.lines(); len(out) > 0 && strings.Contains(out[len(out)-1], " policy explain --config ") {
 			break
 		}
 		if p.exited() || time.Now().After(deadline) {
 			t.Fatalf("portcullis demo printed no walkthrough:\n%s", p.out)
 		}
 	}
-	env := append(os.Environ(), "PATH="+filepath.Dir(grpcurl)+":"+filepath.Dir(binPath("portcullis"))+":"+os.Getenv("PATH"))
+	// grpcurl as `make tools` installs it; the portcullis commands name
+	// the demo's own binary.
+	env := append(os.Environ(), "PATH="+filepath.Dir(grpcurl)+":"+os.Getenv("PATH"))
 
 	section, ran := "", 0
 	for _, line := range out {
@@ -108,7 +110,7 @@ func shortName(cmd string) string {
 			target = w
 		}
 	}
-	return f[0] + "-" + wordRE.FindString(strings.Trim(target, `'"`))
+	return filepath.Base(f[0]) + "-" + wordRE.FindString(strings.Trim(target, `'"`))
 }
 
 // runDemoCall runs one printed command with bash and checks the outcome: for

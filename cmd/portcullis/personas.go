@@ -72,6 +72,12 @@ func writePersonas(dir string, iss *devIssuer, files *devcerts.Files) error {
 
 func printDemoCalls(w io.Writer, files *devcerts.Files, grpcAddr, httpAddr, adminAddr string) {
 	d := files.Dir
+	// The portcullis commands name this very binary, which need not be on
+	// PATH (make demo runs bin/portcullis).
+	self, err := os.Executable()
+	if err != nil {
+		self = "portcullis"
+	}
 	g := fmt.Sprintf("grpcurl -cacert %s", files.CA.Cert)
 	c := fmt.Sprintf("curl -s --cacert %s", files.CA.Cert)
 	tok := func(name string) string {
@@ -99,7 +105,7 @@ teller (roles: teller):
   denied   %[7]s %[8]s -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking/transfers -d '{"amount_cents":2000000,"currency":"EUR"}'   (condition: over 10,000.00)
   denied   %[5]s %[8]s -d '{"name":"accounts/alice-checking"}' %[1]s %[6]s/CloseAccount   (RESTRICTED: needs a bound token over mTLS)
   denied   %[7]s %[8]s -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking/payees -d '{"display_name":"Landlord","iban":"FR7630006000011234567890189"}'   (AddPayee needs a request signature)
-  allowed  %[7]s %[8]s -H 'Content-Type: application/json' -H @<(portcullis dev sign --key %[4]s/teller-signing-key.pem --keyid teller-1-demo --content-type application/json POST https://%[2]s/v1/accounts/alice-checking/payees '{"display_name":"Landlord","iban":"FR7630006000011234567890189"}') https://%[2]s/v1/accounts/alice-checking/payees -d '{"display_name":"Landlord","iban":"FR7630006000011234567890189"}'   (signed with teller-1's key, RFC 9421; bash or zsh)
+  allowed  %[7]s %[8]s -H 'Content-Type: application/json' -H @<(%[18]s dev sign --key %[4]s/teller-signing-key.pem --keyid teller-1-demo --content-type application/json POST https://%[2]s/v1/accounts/alice-checking/payees '{"display_name":"Landlord","iban":"FR7630006000011234567890189"}') https://%[2]s/v1/accounts/alice-checking/payees -d '{"display_name":"Landlord","iban":"FR7630006000011234567890189"}'   (signed with teller-1's key, RFC 9421; bash or zsh)
 
 auditor (bound to role auditor in the bundle):
   allowed  %[5]s %[9]s -d '{"account":"accounts/bob-checking"}' %[1]s %[6]s/ListTransactions
@@ -136,11 +142,11 @@ Inspect:
   %[5]s %[1]s describe %[6]s
   %[7]s https://%[2]s/openapi.json
   curl -s http://%[3]s/metrics | grep portcullis_requests_total
-  portcullis policy show
-  portcullis audit verify %[4]s/audit/*.jsonl
-  portcullis audit review --bundle %[4]s/bundle.yaml --since 1h %[4]s/audit/*.jsonl
-  portcullis policy explain --config %[4]s/gateway.yaml --method /%[6]s/ListAccounts --token "$(cat %[4]s/tokens/auditor.jwt)"
+  %[18]s policy show
+  %[18]s audit verify %[4]s/audit/*.jsonl
+  %[18]s audit review --bundle %[4]s/bundle.yaml --since 1h %[4]s/audit/*.jsonl
+  %[18]s policy explain --config %[4]s/gateway.yaml --method /%[6]s/ListAccounts --token "$(cat %[4]s/tokens/auditor.jwt)"
 `, grpcAddr, httpAddr, adminAddr, d, g, svc, c, tok("teller"), tok("auditor"), tok("customer"), tok("narrowed"),
 		files.Clients["user/teller"].Cert, files.Clients["user/teller"].Key, tok("bound"),
-		files.Clients["svc/ledger"].Cert, files.Clients["svc/ledger"].Key, tok("operator"))
+		files.Clients["svc/ledger"].Cert, files.Clients["svc/ledger"].Key, tok("operator"), self)
 }
