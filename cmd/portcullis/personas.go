@@ -88,7 +88,7 @@ func printDemoCalls(w io.Writer, files *devcerts.Files, grpcAddr, httpAddr, admi
 Portcullis demo is running (Ctrl-C to stop).
   gRPC  %[1]s   REST  https://%[2]s   admin  http://%[3]s
   config, bundle, tokens and certificates: %[4]s
-Clients: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3 (or: make tools)
+Clients: go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3 (or: make tools, then PATH=$PWD/bin:$PATH)
 
 Public calls succeed without credentials:
   %[5]s %[1]s list
