@@ -31,12 +31,7 @@ func BenchmarkPing(b *testing.B) {
 	floor := startFloor(b, backend)
 	for _, target := range []struct{ name, addr string }{{"direct", backend}, {"proxy-only", floor}, {"gateway", gwAddr}, {"gateway+audit", auditAddr}} {
 		b.Run(target.name, func(b *testing.B) {
-			cc, err := grpc.NewClient(target.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cc.Close()
-			c := bankv1.NewBankServiceClient(cc)
+			c := benchClient(b, target.addr)
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -46,6 +41,43 @@ func BenchmarkPing(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkPingParallel is BenchmarkPing under concurrent load (16 calls in
+// flight per CPU over one connection), the shape of the end-to-end harness:
+// costs that only show when many calls overlap (goroutine stacks, GC,
+// contention) appear here and not in the sequential benchmark.
+func BenchmarkPingParallel(b *testing.B) {
+	backend := startBankB(b)
+	gwAddr := startBenchGateway(b, backend, "")
+	floor := startFloor(b, backend)
+	for _, target := range []struct{ name, addr string }{{"proxy-only", floor}, {"gateway", gwAddr}} {
+		b.Run(target.name, func(b *testing.B) {
+			c := benchClient(b, target.addr)
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.Ping(context.Background(), &bankv1.PingRequest{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// benchClient returns a bank client of addr over one plaintext connection,
+// closed when b ends.
+func benchClient(b *testing.B, addr string) bankv1.BankServiceClient {
+	b.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cc.Close() })
+	return bankv1.NewBankServiceClient(cc)
 }
 
 // startBenchGateway starts an in-process gateway (plaintext loopback, rate

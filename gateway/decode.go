@@ -9,7 +9,7 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
+
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -19,6 +19,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/interceptors/audit"
 	"github.com/portcullis/portcullis/interceptors/resolve"
+	"github.com/portcullis/portcullis/policy"
 )
 
 // The decode stage reads the first request message of calls whose policy
@@ -162,7 +163,7 @@ var errCodec = status.Error(codes.Unimplemented, "this method takes protobuf mes
 // digest): bytes that parse both as JSON and as protobuf would let the
 // gateway check one message while the backend acts on another.
 func protobufCall(ctx context.Context) bool {
-	v := metadata.ValueFromIncomingContext(ctx, "content-type")
+	v := policy.IncomingValue(ctx, "content-type")
 	if len(v) == 0 {
 		return true // grpc-go's default
 	}

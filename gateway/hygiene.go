@@ -21,30 +21,22 @@ import (
 // stripInternal removes internal metadata keys from calls that did not come
 // from the gateway's own REST front, so a gRPC client cannot claim to be a
 // REST call, another client address or a verified certificate.
-//
-// Only the keys some stage reads (policy.InternalKeys) are looked for here,
-// key by key without copying the metadata; any other key with the internal
-// prefix is harmless to the chain and removed from what backends receive
-// (outgoingMetadata).
+// Every key with the internal prefix goes, not only those a stage reads
+// (policy.InternalKeys); outgoingMetadata strips them again from what
+// backends receive.
 func stripInternal(ctx context.Context) context.Context {
-	if inproc.IsInternal(ctx) {
-		return ctx
-	}
-	present := false
-	for _, k := range policy.InternalKeys {
-		if len(metadata.ValueFromIncomingContext(ctx, k)) > 0 {
-			present = true
-			break
-		}
-	}
-	if !present {
-		return ctx
-	}
+	// One copy of the metadata per call, which also lets every later stage
+	// read keys with policy.IncomingValue (a map lookup) instead of
+	// metadata.ValueFromIncomingContext (a walk of every key when the key
+	// is absent, as internal keys nearly always are).
 	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok || !policy.StripInternal(md) {
-		return ctx
+	if !ok {
+		md = metadata.MD{}
 	}
-	return metadata.NewIncomingContext(ctx, md)
+	if !inproc.IsInternal(ctx) {
+		policy.StripInternal(md)
+	}
+	return policy.WithIncoming(ctx, md)
 }
 
 func stripUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
@@ -52,11 +44,7 @@ func stripUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.Un
 }
 
 func stripStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	ctx := ss.Context()
-	if nctx := stripInternal(ctx); nctx != ctx {
-		ss = withContext(ss, nctx)
-	}
-	return h(srv, ss)
+	return h(srv, withContext(ss, stripInternal(ss.Context())))
 }
 
 // withContext returns ss with its context replaced.

@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/interceptors/requestid"
+	"github.com/portcullis/portcullis/interceptors/resolve"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -110,4 +111,12 @@ func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 			delete(md, requestid.TraceStateKey)
 		}
 	}
+}
+
+// singleRequest reports whether the call's method, as resolution found it
+// in the policy registry (built from the service descriptors), takes one
+// request message: the proxy then forwards it without a request goroutine.
+func singleRequest(ctx context.Context, _ string) bool {
+	m, ok := resolve.FromContext(ctx)
+	return ok && !m.ClientStreaming
 }

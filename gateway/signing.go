@@ -10,7 +10,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis/portcullis/gateway/config"
@@ -126,10 +125,10 @@ func (s *signing) key(ctx context.Context, keyID string) (*signature.Key, bool) 
 // bound to the caller. A verified signature is bound even when none was
 // required.
 func (s *signing) checkREST(ctx context.Context) error {
-	if why := metadata.ValueFromIncomingContext(ctx, policy.KeySignatureFailure); len(why) > 0 {
+	if why := policy.IncomingValue(ctx, policy.KeySignatureFailure); len(why) > 0 {
 		return s.refuse(ctx, strings.TrimPrefix(why[0], "signature: "))
 	}
-	ids := metadata.ValueFromIncomingContext(ctx, policy.KeySignatureKey)
+	ids := policy.IncomingValue(ctx, policy.KeySignatureKey)
 	if len(ids) == 0 {
 		if s.required(ctx) {
 			return s.refuse(ctx, "no signature")

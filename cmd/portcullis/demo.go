@@ -163,6 +163,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	applyRuntime(cfg.Runtime, log)
 	if err := gw.Start(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -94,6 +95,7 @@ func runServe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	applyRuntime(cfg.Runtime, log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := gw.Run(ctx); err != nil {
@@ -101,6 +103,17 @@ func runServe(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// applyRuntime applies the runtime block (garbage collector target, memory
+// limit) to this process and logs what is in force.
+func applyRuntime(r config.Runtime, log *slog.Logger) {
+	gc, limit := config.ApplyRuntime(r)
+	if limit == math.MaxInt64 {
+		log.Info("go runtime", "gc_percent", gc, "memory_limit_bytes", "none")
+		return
+	}
+	log.Info("go runtime", "gc_percent", gc, "memory_limit_bytes", limit)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -73,6 +73,7 @@ func (c *Config) Validate() error {
 	v.positive("shutdown_timeout", c.ShutdownTimeout)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "text")
+	v.runtime(c.Runtime)
 	return v.errs.err()
 }
 
@@ -265,4 +266,16 @@ func (v *validator) oneOf(path, s string, allowed ...string) {
 		}
 	}
 	v.add(path, "invalid value %q: want %s or %s", s, strings.Join(allowed[:len(allowed)-1], ", "), allowed[len(allowed)-1])
+}
+
+func (v *validator) runtime(r Runtime) {
+	switch {
+	case r.GCPercent == -1 && r.MemoryLimitBytes == 0:
+		v.add("runtime.gc_percent", "-1 (collector off) needs runtime.memory_limit_bytes, or the heap grows without bound")
+	case r.GCPercent != 0 && r.GCPercent != -1 && (r.GCPercent < 25 || r.GCPercent > 10000):
+		v.add("runtime.gc_percent", "must be 0 (default), -1 (off, with a memory limit) or 25..10000, got %d", r.GCPercent)
+	}
+	if r.MemoryLimitBytes != 0 && r.MemoryLimitBytes < 16<<20 {
+		v.add("runtime.memory_limit_bytes", "must be 0 (none) or at least 16 MiB (16777216), got %d", r.MemoryLimitBytes)
+	}
 }

@@ -59,7 +59,7 @@ func Handler(director Director, opts ...Option) grpc.StreamHandler {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing}
+	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing, singleRequest: o.singleRequest}
 	// The codec goes last so no user option can replace it.
 	h.callOptions = append(append([]grpc.CallOption{}, o.callOptions...), grpc.ForceCodecV2(Codec{}))
 	return h.handle
@@ -67,6 +67,7 @@ func Handler(director Director, opts ...Option) grpc.StreamHandler {
 
 type handler struct {
 	outgoing           func(context.Context, metadata.MD)
+	singleRequest      func(ctx context.Context, fullMethod string) bool
 	director           Director
 	compressionMatches bool
 	callOptions        []grpc.CallOption // user options, then the codec
@@ -104,6 +105,16 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 		return backendError(err)
 	}
 
+	if h.singleRequest != nil && h.singleRequest(ctx, fullMethod) {
+		// One request message: forward it, and the half-close, from this
+		// goroutine before relaying the responses, as grpc-go's own unary
+		// and server-streaming handlers read exactly one message. No second
+		// goroutine, no channel.
+		if err := forwardOne(ss, cs); err != nil {
+			return err
+		}
+		return forwardResponses(ss, cs)
+	}
 	// Requests flow in their own goroutine so that each direction blocks only
 	// on its own peer. Its error is recorded before cancel() so that, when it
 	// aborts the backend call, the reason is here by the time forwardResponses
@@ -158,6 +169,31 @@ func forwardRequests(ss grpc.ServerStream, cs grpc.ClientStream) error {
 			return err
 		}
 	}
+}
+
+// forwardOne forwards the single request message of a call whose method
+// takes one (unary or server-streaming), then the half-close. A client
+// that half-closes without a message has that forwarded: the backend
+// refuses the call, as it would without the gateway. Messages after the
+// first are not read, as grpc-go's server does not read them; they cannot
+// reach the backend.
+func forwardOne(ss grpc.ServerStream, cs grpc.ClientStream) error {
+	var f Frame
+	defer f.Reset()
+	if err := ss.RecvMsg(&f); err != nil {
+		if err == io.EOF {
+			_ = cs.CloseSend()
+			return nil
+		}
+		return err
+	}
+	// io.EOF: the backend ended the call already; its status reaches the
+	// client through forwardResponses.
+	if err := cs.SendMsg(&f); err != nil && err != io.EOF {
+		return err
+	}
+	_ = cs.CloseSend()
+	return nil
 }
 
 // forwardResponses relays the backend's header, messages, trailer and

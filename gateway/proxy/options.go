@@ -14,6 +14,7 @@ type Option func(*options)
 
 type options struct {
 	outgoing           func(ctx context.Context, md metadata.MD)
+	singleRequest      func(ctx context.Context, fullMethod string) bool
 	callOptions        []grpc.CallOption
 	compressionMatches bool
 }
@@ -97,4 +98,17 @@ func WithDialOptions(opts ...grpc.DialOption) PoolOption {
 // Default: none. f is called concurrently.
 func WithOutgoingMetadata(f func(ctx context.Context, md metadata.MD)) Option {
 	return func(o *options) { o.outgoing = f }
+}
+
+// WithSingleRequest tells the Handler which calls carry exactly one request
+// message (unary and server-streaming methods): f receives the call's
+// context and full method name. For those the Handler forwards the first
+// message and the half-close itself, without the request goroutine that
+// streams of unknown shape need, and never reads a second message (as
+// grpc-go's own server does not). f must know the method's shape from the
+// service's descriptor; a client-streaming method reported as single would
+// reach its backend with only its first message. Default: none (every call
+// is pumped as a bidi stream). f is called concurrently.
+func WithSingleRequest(f func(ctx context.Context, fullMethod string) bool) Option {
+	return func(o *options) { o.singleRequest = f }
 }

@@ -11,7 +11,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"github.com/portcullis/portcullis/policy"
@@ -81,7 +80,7 @@ func (f *facts) fill(e *Event) {
 // single returns the value of an incoming metadata key that has exactly
 // one.
 func single(ctx context.Context, key string) (string, bool) {
-	v := metadata.ValueFromIncomingContext(ctx, key)
+	v := policy.IncomingValue(ctx, key)
 	if len(v) != 1 {
 		return "", false
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/portcullis/portcullis/policy"
@@ -105,10 +104,10 @@ func WithMaxRequestJSON(n int) Option { return func(o *options) { o.maxRequest =
 // "traceparent" ("00-<trace id>-<span id>-<flags>").
 func requestIDFromMetadata(ctx context.Context) (string, string) {
 	var id, trace string
-	if v := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(v) == 1 {
+	if v := policy.IncomingValue(ctx, "x-request-id"); len(v) == 1 {
 		id = v[0]
 	}
-	if v := metadata.ValueFromIncomingContext(ctx, "traceparent"); len(v) == 1 && len(v[0]) == 55 && v[0][2] == '-' && v[0][35] == '-' {
+	if v := policy.IncomingValue(ctx, "traceparent"); len(v) == 1 && len(v[0]) == 55 && v[0][2] == '-' && v[0][35] == '-' {
 		trace = v[0][3:35]
 	}
 	return id, trace

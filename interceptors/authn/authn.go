@@ -12,7 +12,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis/portcullis/policy"
@@ -222,8 +221,8 @@ func (a *Authenticator) debug(ctx context.Context, msg, method, why string) {
 // identify finds the one credential of the call, authenticates it and
 // checks it against the method's requirements.
 func (a *Authenticator) identify(ctx context.Context, m *policy.Method) (*policy.Principal, string) {
-	authz := metadata.ValueFromIncomingContext(ctx, AuthorizationKey)
-	keys := metadata.ValueFromIncomingContext(ctx, APIKeyKey)
+	authz := policy.IncomingValue(ctx, AuthorizationKey)
+	keys := policy.IncomingValue(ctx, APIKeyKey)
 	c := connection(ctx, a.o.trustInternal)
 	var p *policy.Principal
 	var why string

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"github.com/portcullis/portcullis/policy"
@@ -65,7 +64,7 @@ func connection(ctx context.Context, trusted bool) conn {
 // single returns the value of an incoming metadata key that has exactly
 // one.
 func single(ctx context.Context, key string) (string, bool) {
-	v := metadata.ValueFromIncomingContext(ctx, key)
+	v := policy.IncomingValue(ctx, key)
 	if len(v) != 1 {
 		return "", false
 	}

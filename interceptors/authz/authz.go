@@ -6,7 +6,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -92,9 +91,9 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 func (o *options) facts(ctx context.Context, in *Input) {
 	// ValueFromIncomingContext reads a key without copying the metadata.
 	if o.trustInternal {
-		if v := metadata.ValueFromIncomingContext(ctx, policy.KeyTransport); len(v) == 1 && v[0] == policy.TransportHTTP {
+		if v := policy.IncomingValue(ctx, policy.KeyTransport); len(v) == 1 && v[0] == policy.TransportHTTP {
 			in.Transport = policy.TransportHTTP
-			if a := metadata.ValueFromIncomingContext(ctx, policy.KeyClientAddr); len(a) == 1 {
+			if a := policy.IncomingValue(ctx, policy.KeyClientAddr); len(a) == 1 {
 				in.ClientIP = hostOf(a[0])
 				return
 			}

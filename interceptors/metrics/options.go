@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/grpc/metadata"
+	"github.com/portcullis/portcullis/policy"
 )
 
 // Option configures a Metrics.
@@ -98,7 +98,7 @@ const (
 // transportFromMetadata maps TransportKey to "http" or "grpc", so that the
 // label has two values whatever the metadata says.
 func transportFromMetadata(ctx context.Context) string {
-	if v := metadata.ValueFromIncomingContext(ctx, TransportKey); len(v) == 1 && v[0] == transportHTTP {
+	if v := policy.IncomingValue(ctx, TransportKey); len(v) == 1 && v[0] == transportHTTP {
 		return transportHTTP
 	}
 	return transportGRPC

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
 	"github.com/portcullis/portcullis/policy"
@@ -57,9 +56,9 @@ func (o *options) forwarded(ctx context.Context) netip.Addr {
 	var vals []string
 	parse := parseHost
 	if o.header == HeaderForwarded {
-		vals, parse = metadata.ValueFromIncomingContext(ctx, "forwarded"), parseForwardedFor
+		vals, parse = policy.IncomingValue(ctx, "forwarded"), parseForwardedFor
 	} else {
-		vals = metadata.ValueFromIncomingContext(ctx, "x-forwarded-for")
+		vals = policy.IncomingValue(ctx, "x-forwarded-for")
 	}
 	var last netip.Addr
 	hops := 0
@@ -152,7 +151,7 @@ func addrOf(addr net.Addr) netip.Addr {
 // first returns the first value of an incoming metadata key (lower case),
 // without copying the metadata as metadata.FromIncomingContext does.
 func first(ctx context.Context, key string) string {
-	if v := metadata.ValueFromIncomingContext(ctx, key); len(v) > 0 {
+	if v := policy.IncomingValue(ctx, key); len(v) > 0 {
 		return v[0]
 	}
 	return ""

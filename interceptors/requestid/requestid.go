@@ -6,6 +6,8 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 // Metadata keys read from the client, replaced in the incoming metadata seen
@@ -119,7 +121,7 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 			return md[key]
 		}
 		// Read only this key, without copying the whole metadata.
-		return metadata.ValueFromIncomingContext(ctx, key)
+		return policy.IncomingValue(ctx, key)
 	}
 
 	var clientID string
@@ -176,6 +178,6 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 	} else {
 		delete(md, TraceStateKey)
 	}
-	c.Context = metadata.NewIncomingContext(ctx, md)
+	c.Context = policy.WithIncoming(ctx, md) // keeps policy.IncomingValue in step
 	return c, metadata.MD{RequestIDKey: vs[3:4:4]}
 }

@@ -17,9 +17,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
+
+	gwconfig "github.com/portcullis/portcullis/gateway/config"
 )
 
 // target is one thing the load generator calls. portcullis-grpc and
@@ -68,12 +71,17 @@ func (s *setup) startFloor(bin string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.kids.start("floor", s.work, filepath.Join(s.work, "floor.log"), bin, []string{"--listen", addr, "--backend", s.backend}, nil)
+	c, err := s.kids.start("floor", s.work, filepath.Join(s.work, "floor.log"), bin, []string{"--listen", addr, "--backend", s.backend}, floorEnv)
 	if err != nil {
 		return nil, err
 	}
 	return &target{name: "floor", addr: addr, proxy: c}, nil
 }
+
+// floorEnv runs the floor with the garbage collector target the gateway
+// sets for itself (runtime.gc_percent's default), so that the CPU ratio
+// compares the work each does per request, not their GC settings.
+var floorEnv = []string{"GOGC=" + strconv.Itoa(gwconfig.DefaultGCPercent)}
 
 const gatewayConfig = `# Written by benche2e: plaintext on loopback, one route to the bank backend.
 listeners:

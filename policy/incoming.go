@@ -1,0 +1,56 @@
+package policy
+
+import (
+	"context"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// Reading incoming metadata key by key. grpc-go's
+// metadata.ValueFromIncomingContext copies the values it finds and, for a
+// key the call does not carry, walks every key of the metadata comparing
+// case-insensitively (it cannot know the map has lowercase keys). The
+// stages read a dozen keys a call, most of them absent (internal keys,
+// API-key and forwarding headers), which cost more than all the stages'
+// own work on a typical call.
+//
+// WithIncoming replaces the incoming metadata once, at the top of the
+// chain, and remembers the map; IncomingValue then reads a key with one
+// map lookup and no copy. Keys in metadata received by a grpc-go server
+// are lowercase (HTTP/2 requires it); the keys passed to IncomingValue
+// must be too.
+
+type incomingKey struct{}
+
+// incomingCtx is metadata.NewIncomingContext(parent, md) plus md under
+// incomingKey, in one context node.
+type incomingCtx struct {
+	context.Context
+	md metadata.MD
+}
+
+func (c *incomingCtx) Value(key any) any {
+	if key == (incomingKey{}) {
+		return c.md
+	}
+	return c.Context.Value(key)
+}
+
+// WithIncoming returns ctx with md as its incoming metadata (as
+// metadata.NewIncomingContext), readable without copies by IncomingValue.
+// md must have lowercase keys and must not change afterwards; to change
+// the metadata, call WithIncoming again with a new map.
+func WithIncoming(ctx context.Context, md metadata.MD) context.Context {
+	return &incomingCtx{Context: metadata.NewIncomingContext(ctx, md), md: md}
+}
+
+// IncomingValue returns the values of key (lowercase) in ctx's incoming
+// metadata. The slice is shared with the metadata: callers must not modify
+// it. When the metadata was not set by WithIncoming (a stage used in
+// another server), it falls back to metadata.ValueFromIncomingContext.
+func IncomingValue(ctx context.Context, key string) []string {
+	if md, ok := ctx.Value(incomingKey{}).(metadata.MD); ok {
+		return md[key]
+	}
+	return metadata.ValueFromIncomingContext(ctx, key)
+}

@@ -1,0 +1,67 @@
+package policy_test
+
+import (
+	"context"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/portcullis/portcullis/policy"
+)
+
+func TestIncomingValue(t *testing.T) {
+	md := metadata.MD{"authorization": {"Bearer x"}, "x-many": {"a", "b"}}
+	ctx := policy.WithIncoming(context.Background(), md)
+	if got := policy.IncomingValue(ctx, "authorization"); len(got) != 1 || got[0] != "Bearer x" {
+		t.Errorf("IncomingValue(authorization) = %q", got)
+	}
+	if got := policy.IncomingValue(ctx, "x-many"); len(got) != 2 {
+		t.Errorf("IncomingValue(x-many) = %q, want both values", got)
+	}
+	if got := policy.IncomingValue(ctx, "x-api-key"); got != nil {
+		t.Errorf("IncomingValue(absent) = %q, want nil", got)
+	}
+	// grpc-go sees the same metadata.
+	if got, _ := metadata.FromIncomingContext(ctx); len(got) != 2 || got["authorization"][0] != "Bearer x" {
+		t.Errorf("metadata.FromIncomingContext = %v", got)
+	}
+	// A later WithIncoming replaces the view (a stage that strips keys).
+	ctx = policy.WithIncoming(ctx, metadata.MD{"x-many": {"c"}})
+	if got := policy.IncomingValue(ctx, "authorization"); got != nil {
+		t.Errorf("after a new WithIncoming, a removed key reads %q", got)
+	}
+	// Metadata not set by WithIncoming is read through grpc-go, keys in
+	// any case.
+	plain := metadata.NewIncomingContext(context.Background(), metadata.MD{"X-Mixed": {"v"}})
+	if got := policy.IncomingValue(plain, "x-mixed"); len(got) != 1 || got[0] != "v" {
+		t.Errorf("fallback IncomingValue = %q", got)
+	}
+	if got := policy.IncomingValue(context.Background(), "x"); got != nil {
+		t.Errorf("no metadata: %q", got)
+	}
+}
+
+func BenchmarkIncomingValue(b *testing.B) {
+	md := metadata.MD{":authority": {"gw"}, "content-type": {"application/grpc"}, "user-agent": {"grpc-go"}, "te": {"trailers"},
+		"grpc-accept-encoding": {"gzip"}, "x-request-id": {"r"}, "traceparent": {"t"}, "authorization": {"Bearer x"}}
+	for _, bc := range []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"WithIncoming", policy.WithIncoming(context.Background(), md)},
+		{"grpc-ValueFromIncomingContext", metadata.NewIncomingContext(context.Background(), md)},
+	} {
+		b.Run(bc.name+"/absent-key", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = policy.IncomingValue(bc.ctx, policy.KeyClientAddr)
+			}
+		})
+		b.Run(bc.name+"/present-key", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = policy.IncomingValue(bc.ctx, "authorization")
+			}
+		})
+	}
+}
