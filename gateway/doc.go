@@ -1,6 +1,6 @@
 // Package gateway assembles the Portcullis gateway: listeners and TLS, the
 // gRPC server with its interceptor chain, the transparent proxy to the
-// backends, the REST front (which calls the same gRPC server in memory),
+// backends, the REST front (which runs the same gRPC chain in process),
 // server reflection, health, metrics and graceful shutdown.
 //
 // Chain order, outermost first, for both transports:

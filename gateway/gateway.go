@@ -68,13 +68,16 @@ type Gateway struct {
 
 	grpcServer *grpc.Server
 	health     *health.Server
-	mem        *inproc.Listener
-	memConn    *grpc.ClientConn
-	httpServer *http.Server
-	admin      *http.Server
-	grpcTLS    *tlsconfig.Reloader
-	httpTLS    *tlsconfig.Reloader
-	adminTLS   *tlsconfig.Reloader
+	// forward is the proxy handler (the gRPC server's unknown-service
+	// handler) and streamChain its stages; the REST front runs both in
+	// process through inproc.Direct.
+	forward     grpc.StreamHandler
+	streamChain grpc.StreamServerInterceptor
+	httpServer  *http.Server
+	admin       *http.Server
+	grpcTLS     *tlsconfig.Reloader
+	httpTLS     *tlsconfig.Reloader
+	adminTLS    *tlsconfig.Reloader
 
 	mu        sync.Mutex
 	listeners map[string]net.Listener
@@ -172,7 +175,6 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway: admin API: %w", err)
 	}
 	if err := g.buildHTTP(); err != nil {
-		_ = g.memConn.Close() // New fails anyway
 		return nil, err
 	}
 	g.buildAdmin()
@@ -290,13 +292,14 @@ func (g *Gateway) buildGRPC() {
 	if g.grpcTLS != nil {
 		network = credentials.NewTLS(g.grpcTLS.TLSConfig())
 	}
-	unary, stream := g.unary, g.stream
+	g.forward = g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}, proxy.WithOutgoingMetadata(g.outgoingMetadata), proxy.WithSingleRequest(singleRequest)))
+	g.streamChain = chainStreams(g.stream)
 	g.grpcServer = grpc.NewServer(
 		grpc.Creds(inproc.NewCredentials(network)),
 		grpc.ForceServerCodecV2(proxy.Codec{}),
-		grpc.UnknownServiceHandler(g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}, proxy.WithOutgoingMetadata(g.outgoingMetadata), proxy.WithSingleRequest(singleRequest)))),
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.StreamInterceptor(chainStreams(stream)),
+		grpc.UnknownServiceHandler(g.forward),
+		grpc.ChainUnaryInterceptor(g.unary...),
+		grpc.StreamInterceptor(g.streamChain),
 		grpc.MaxRecvMsgSize(g.maxRequestBytes()),
 		grpc.MaxSendMsgSize(config.MaxMessageBytes),
 		grpc.MaxHeaderListSize(64<<10),
@@ -318,17 +321,9 @@ func (g *Gateway) buildGRPC() {
 	g.health = health.NewServer()
 	healthpb.RegisterHealthServer(g.grpcServer, g.health)
 	g.registerReflection()
-	g.mem = inproc.Listen()
 }
 
 func (g *Gateway) buildHTTP() error {
-	var err error
-	// grpc.NewClient does no I/O; the in-memory server starts in Start.
-	g.memConn, err = g.mem.Dial(grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(config.MaxMessageBytes), grpc.MaxCallSendMsgSize(config.MaxMessageBytes)))
-	if err != nil {
-		return fmt.Errorf("gateway: in-memory connection: %w", err)
-	}
 	if g.cfg.Listeners.HTTP == nil {
 		return nil
 	}
@@ -344,7 +339,11 @@ func (g *Gateway) buildHTTP() error {
 	if g.sig != nil {
 		restOpts = append(restOpts, rest.WithMiddleware(g.sig.restMiddleware))
 	}
-	front, err := rest.New(context.Background(), g.memConn, services, restOpts...)
+	// REST calls run the gRPC server's own stream chain and proxy handler,
+	// in process (inproc.Direct): the same stages, policy and status as a
+	// gRPC call, without an in-memory HTTP/2 hop.
+	direct := inproc.NewDirect(g.streamChain, g.forward, proxy.Codec{}, g.maxRequestBytes(), config.MaxMessageBytes)
+	front, err := rest.New(context.Background(), direct, services, restOpts...)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
@@ -399,7 +398,6 @@ func (g *Gateway) Start() error {
 		}
 	}
 	go g.serve("grpc", func() error { return g.grpcServer.Serve(grpcLis) })
-	go func() { _ = g.grpcServer.Serve(g.mem) }()
 	go func() { _ = g.adminGRPC.Serve(g.adminMem) }()
 	if httpLis != nil {
 		go g.serve("http", func() error { return g.httpServer.Serve(httpLis) })
@@ -504,7 +502,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 			_ = g.audit.Close() // flushes every record of the drained calls
 		}
 		_ = g.adminConn.Close()
-		_ = g.memConn.Close()
 		_ = g.pool.Close()
 		if g.authn != nil {
 			_ = g.authn.Close()

@@ -1,12 +1,20 @@
-// Package inproc connects the gateway's REST front to the gateway's own gRPC
-// server in memory, so REST calls run through exactly the same grpc.Server
-// and interceptor chain as gRPC calls, without a socket.
+// Package inproc connects a REST front to a gRPC server's chain inside the
+// process, so REST calls run through exactly the same interceptor chain as
+// gRPC calls, without a socket. Two ways:
 //
-// The gRPC server is given Credentials, which performs the normal TLS (or
-// plaintext) handshake for network connections and recognises connections
-// accepted from a Listener as internal: their peer carries AuthInfo, the
-// only proof a stage of the chain accepts that the call's internal metadata
-// keys (policy.InternalPrefix) were set by the gateway and not by a client.
+//   - Direct, a grpc.ClientConnInterface that runs the server's stream
+//     chain and handler on the calling goroutine (no HTTP/2 at all); the
+//     gateway's REST front uses it;
+//   - Listener, an in-memory listener the server serves and Dial
+//     connects to, a full HTTP/2 connection; the admin API's REST front
+//     uses it, for a grpc.Server with registered services.
+//
+// Either way the call's peer carries AuthInfo, the only proof a stage of
+// the chain accepts that the call's internal metadata keys
+// (policy.InternalPrefix) were set by the gateway and not by a client. A
+// server given Credentials performs the normal TLS (or plaintext)
+// handshake for network connections and recognises connections accepted
+// from a Listener as internal; network connections never get AuthInfo.
 package inproc
 
 import (

@@ -1,8 +1,8 @@
 // Package rest is the gateway's REST front: grpc-gateway's generated
 // handlers, registered from the generated policy tables, whose client
-// connection dials the gateway's own gRPC server in memory (package
-// inproc). REST calls therefore run through the same interceptor chain as
-// gRPC calls.
+// connection reaches the gateway's own gRPC chain in process (the gateway
+// passes an inproc.Direct). REST calls therefore run through the same
+// interceptor chain as gRPC calls.
 //
 // Before a request reaches the mux, every header with the internal prefix
 // (policy.InternalPrefix) is removed, and the client address, TLS facts,
@@ -51,8 +51,8 @@ var forwardedHeaders = map[string]bool{
 	"X-Api-Key":    true,
 }
 
-// New returns the REST handler for services, forwarding to conn (the
-// in-memory connection to the gateway's gRPC server). A service without
+// New returns the REST handler for services, forwarding to conn (in the
+// gateway, an inproc.Direct running the gRPC server's chain). A service without
 // HTTP bindings is skipped; a RegisterHTTP of the wrong type is an error.
 func New(ctx context.Context, conn grpc.ClientConnInterface, services []policy.Service, opts ...Option) (http.Handler, error) {
 	o := defaultOptions()
