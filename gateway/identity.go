@@ -268,7 +268,7 @@ func (g *Gateway) identityStages() ([]Stage, error) {
 		}),
 	}
 	return []Stage{
-		{Name: "record", Unary: recordUnary, Stream: recordStream},
+		{Name: "record", Unary: g.recordUnary, Stream: g.recordStream},
 		{Name: "authn", Unary: an.UnaryServerInterceptor(), Stream: an.StreamServerInterceptor()},
 		{Name: "decode", Unary: passUnary, Stream: g.decodeStream},
 		{Name: "authz", Unary: authz.UnaryServerInterceptor(g.id, azOpts...), Stream: authz.StreamServerInterceptor(g.id, azOpts...)},
@@ -295,20 +295,25 @@ func authnConfig(c *config.Identity) authn.Config {
 }
 
 // recordUnary and recordStream give every call a policy.Record that the
-// later stages fill in (and the audit stage writes).
-func recordUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+// later stages fill in, unless ExplainCall or the audit stage brought one
+// (both read the decision's trace). Without them only the identity
+// assertion reads the record's decision (its roles), so without an
+// assertion signer the record skips the trace.
+func (g *Gateway) recordUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	if policy.RecordFrom(ctx) != nil {
-		return h(ctx, req) // ExplainCall or the audit stage brought one
+		return h(ctx, req)
 	}
-	return h(policy.NewRecordContext(ctx, &policy.Record{}), req)
+	return h(policy.NewRecordContext(ctx, g.newRecord()), req)
 }
 
-func recordStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+func (g *Gateway) recordStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	if policy.RecordFrom(ss.Context()) != nil {
 		return h(srv, ss)
 	}
-	return h(srv, withContext(ss, policy.NewRecordContext(ss.Context(), &policy.Record{})))
+	return h(srv, withContext(ss, policy.NewRecordContext(ss.Context(), g.newRecord())))
 }
+
+func (g *Gateway) newRecord() *policy.Record { return &policy.Record{NoDecisionTrace: g.signer == nil} }
 
 func passUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	return h(ctx, req)

@@ -29,6 +29,10 @@ type Record struct {
 	// Shadow is the shadow candidate's verdict, when a candidate bundle is
 	// being evaluated beside the live one.
 	Shadow *ShadowResult
+	// NoDecisionTrace is set by the Record's creator when nothing will
+	// read Decision: authorization then leaves it nil instead of building
+	// the trace (roles, effective permissions, reason) on every call.
+	NoDecisionTrace bool
 }
 
 // ShadowResult is what a shadow candidate bundle would have decided.

@@ -62,7 +62,9 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 	v := e.Decide(m, &in)
 	rec := policy.RecordFrom(ctx)
 	if rec != nil {
-		rec.Decision = e.trace(m, &in, v) // the verdict above, not a second decision
+		if !rec.NoDecisionTrace {
+			rec.Decision = e.trace(m, &in, v) // the verdict above, not a second decision
+		}
 		rec.Resource = in.Resource
 	}
 	if o.shadow != nil {
