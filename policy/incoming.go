@@ -54,3 +54,13 @@ func IncomingValue(ctx context.Context, key string) []string {
 	}
 	return metadata.ValueFromIncomingContext(ctx, key)
 }
+
+// Incoming returns the incoming metadata WithIncoming stored in ctx, shared,
+// not copied: callers must not modify it. Without WithIncoming it returns
+// metadata.FromIncomingContext's copy.
+func Incoming(ctx context.Context) (metadata.MD, bool) {
+	if md, ok := ctx.Value(incomingKey{}).(metadata.MD); ok {
+		return md, true
+	}
+	return metadata.FromIncomingContext(ctx)
+}

@@ -65,3 +65,22 @@ func BenchmarkIncomingValue(b *testing.B) {
 		})
 	}
 }
+
+func TestIncoming(t *testing.T) {
+	md := metadata.MD{"a": {"1"}}
+	got, ok := policy.Incoming(policy.WithIncoming(context.Background(), md))
+	if !ok || got["a"][0] != "1" {
+		t.Errorf("Incoming = %v, %v", got, ok)
+	}
+	got["a"][0] = "shared" // the same map, not a copy
+	if md["a"][0] != "shared" {
+		t.Error("Incoming returned a copy of WithIncoming's map")
+	}
+	plain := metadata.NewIncomingContext(context.Background(), metadata.MD{"b": {"2"}})
+	if got, ok := policy.Incoming(plain); !ok || got["b"][0] != "2" {
+		t.Errorf("fallback Incoming = %v, %v", got, ok)
+	}
+	if _, ok := policy.Incoming(context.Background()); ok {
+		t.Error("Incoming without metadata reports some")
+	}
+}

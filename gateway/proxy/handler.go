@@ -59,7 +59,7 @@ func Handler(director Director, opts ...Option) grpc.StreamHandler {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing, singleRequest: o.singleRequest}
+	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing, singleRequest: o.singleRequest, incoming: o.incoming}
 	// The codec goes last so no user option can replace it.
 	h.callOptions = append(append([]grpc.CallOption{}, o.callOptions...), grpc.ForceCodecV2(Codec{}))
 	return h.handle
@@ -68,6 +68,7 @@ func Handler(director Director, opts ...Option) grpc.StreamHandler {
 type handler struct {
 	outgoing           func(context.Context, metadata.MD)
 	singleRequest      func(ctx context.Context, fullMethod string) bool
+	incoming           func(ctx context.Context) (metadata.MD, bool)
 	director           Director
 	compressionMatches bool
 	callOptions        []grpc.CallOption // user options, then the codec
@@ -83,8 +84,15 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 	// request pump fails (grpc-go cancels ss.Context() only after return).
 	ctx, cancel := context.WithCancel(ss.Context())
 	defer cancel()
-	in, _ := metadata.FromIncomingContext(ctx)
-	out := forwardedMetadata(in)
+	var in, out metadata.MD
+	if h.incoming != nil {
+		// Shared with the caller: read it, copy what goes to the backend.
+		in, _ = h.incoming(ctx)
+		out = forwardedCopy(in)
+	} else {
+		in, _ = metadata.FromIncomingContext(ctx) // a private copy
+		out = forwardedMetadata(in)
+	}
 	if h.outgoing != nil {
 		h.outgoing(ctx, out)
 	}

@@ -56,6 +56,18 @@ func forwardedMetadata(md metadata.MD) metadata.MD {
 	return out
 }
 
+// forwardedCopy is forwardedMetadata that always returns a new map, for
+// metadata the caller shares (WithIncomingMetadata).
+func forwardedCopy(md metadata.MD) metadata.MD {
+	out := make(metadata.MD, len(md))
+	for k, v := range md {
+		if forwardable(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // forwardable reports whether key is call metadata rather than a
 // pseudo-header (":authority", ":path") or another hop's key.
 func forwardable(key string) bool {

@@ -15,6 +15,7 @@ type Option func(*options)
 type options struct {
 	outgoing           func(ctx context.Context, md metadata.MD)
 	singleRequest      func(ctx context.Context, fullMethod string) bool
+	incoming           func(ctx context.Context) (metadata.MD, bool)
 	callOptions        []grpc.CallOption
 	compressionMatches bool
 }
@@ -111,4 +112,14 @@ func WithOutgoingMetadata(f func(ctx context.Context, md metadata.MD)) Option {
 // is pumped as a bidi stream). f is called concurrently.
 func WithSingleRequest(f func(ctx context.Context, fullMethod string) bool) Option {
 	return func(o *options) { o.singleRequest = f }
+}
+
+// WithIncomingMetadata gives the Handler the call's incoming metadata
+// without the copy metadata.FromIncomingContext makes: f returns the map a
+// stage earlier in the chain stored (the gateway's policy.Incoming). The
+// Handler never modifies it; the backend's metadata is a new map sharing
+// its value slices. Default: metadata.FromIncomingContext. f is called
+// concurrently.
+func WithIncomingMetadata(f func(ctx context.Context) (metadata.MD, bool)) Option {
+	return func(o *options) { o.incoming = f }
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/portcullis/portcullis/gateway/proxy"
 )
@@ -65,4 +66,34 @@ func TestHandlerSingleRequest(t *testing.T) {
 			t.Fatal("RecvMsg() = nil, want the backend's refusal of a call without a request")
 		}
 	})
+}
+
+// WithIncomingMetadata: the Handler reads the caller's map and never
+// changes it, even when the outgoing hook edits the backend's metadata.
+func TestHandlerIncomingMetadata(t *testing.T) {
+	shared := metadata.MD{"x-keep": {"k"}, "x-drop": {"d"}, "user-agent": {"client"}, ":authority": {"gw"}}
+	e := newEnv(t, envConfig{handlerOpts: []proxy.Option{
+		proxy.WithIncomingMetadata(func(context.Context) (metadata.MD, bool) { return shared, true }),
+		proxy.WithOutgoingMetadata(func(_ context.Context, md metadata.MD) {
+			delete(md, "x-drop")
+			md["x-keep"] = []string{"replaced"}
+			md["x-added"] = []string{"a"}
+		}),
+	}})
+	// What the client actually sends is not read: the hook's map is.
+	ctx := metadata.AppendToOutgoingContext(testContext(t), "x-client", "ignored")
+	if _, err := e.client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	md := e.backend.lastCall(t).md
+	if got := md.Get("x-keep"); len(got) != 1 || got[0] != "replaced" {
+		t.Errorf("backend x-keep = %q", got)
+	}
+	if len(md.Get("x-drop")) != 0 || len(md.Get("x-client")) != 0 || md.Get("x-added")[0] != "a" {
+		t.Errorf("backend metadata = %v", md)
+	}
+	want := metadata.MD{"x-keep": {"k"}, "x-drop": {"d"}, "user-agent": {"client"}, ":authority": {"gw"}}
+	if len(shared) != len(want) || shared.Get("x-keep")[0] != "k" || len(shared.Get("x-drop")) != 1 || len(shared.Get("x-added")) != 0 {
+		t.Errorf("the caller's metadata changed: %v, want %v", shared, want)
+	}
 }
