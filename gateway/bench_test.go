@@ -50,8 +50,9 @@ func BenchmarkPing(b *testing.B) {
 func BenchmarkPingParallel(b *testing.B) {
 	backend := startBankB(b)
 	gwAddr := startBenchGateway(b, backend, "")
+	auditAddr := startBenchGateway(b, backend, "audit:\n  file: {dir: audit}\n")
 	floor := startFloor(b, backend)
-	for _, target := range []struct{ name, addr string }{{"proxy-only", floor}, {"gateway", gwAddr}} {
+	for _, target := range []struct{ name, addr string }{{"proxy-only", floor}, {"gateway", gwAddr}, {"gateway+audit", auditAddr}} {
 		b.Run(target.name, func(b *testing.B) {
 			c := benchClient(b, target.addr)
 			b.ReportAllocs()
