@@ -38,6 +38,9 @@ type Logger struct {
 	_      [64]byte
 	stop   chan struct{}
 	done   chan struct{}
+	// urgent wakes the writer from its batch wait when a record a caller
+	// waits for (Write) was queued: such records are never held back.
+	urgent chan struct{}
 
 	unhealthy atomic.Int32  // sinks currently failing
 	gap       atomic.Uint64 // dropped since the last gap record
@@ -72,11 +75,12 @@ func New(sinks []Sink, opts ...LoggerOption) (*Logger, error) {
 		return nil, errors.New("audit: New: no sinks")
 	}
 	l := &Logger{
-		o:    o,
-		ch:   make(chan *Event, o.queueSize),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
-		tick: 100 * time.Millisecond,
+		o:      o,
+		ch:     make(chan *Event, o.queueSize),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		urgent: make(chan struct{}, 1),
+		tick:   100 * time.Millisecond,
 	}
 	l.pool.New = func() any { return new(Event) }
 	seen := map[string]bool{}
@@ -167,6 +171,10 @@ func (l *Logger) Write(ctx context.Context, e *Event) error {
 		return ctx.Err()
 	}
 	l.mu.RUnlock()
+	select {
+	case l.urgent <- struct{}{}: // ends a batch wait now
+	default: // a wake-up is pending already
+	}
 	select {
 	case err := <-w.done:
 		return err

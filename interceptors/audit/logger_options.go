@@ -99,9 +99,9 @@ func WithFullPolicy(p FullPolicy) LoggerOption { return func(o *loggerOptions) {
 // writer waits for more records once it has a batch that is not full
 // (0: it takes what is queued, so batches still grow with load). Waiting
 // keeps the writer off the queue while request goroutines enqueue, which
-// makes Log cheaper under load. Defaults DefaultBatchSize (1024; also
-// for size 0) and DefaultBatchWait (1ms). A batch that holds a record a caller waits for
-// (Write) is not held back; one that it joins during the wait is.
+// makes Log cheaper under load. Defaults DefaultBatchSize (1024; also for
+// size 0) and DefaultBatchWait (1ms). A batch that holds a record a caller
+// waits for (Write) is not held back, and such a record ends a wait at once.
 func WithBatch(size int, wait time.Duration) LoggerOption {
 	return func(o *loggerOptions) { o.batchSize, o.batchWait = size, wait }
 }

@@ -239,3 +239,25 @@ func metric(t *testing.T, l *audit.Logger, name, sink string) float64 {
 	t.Fatalf("metric %s not found", name)
 	return 0
 }
+
+// A record a caller waits for is not held back by the batch wait: Write
+// wakes the writer while it waits for a batch to fill.
+func TestWriteEndsBatchWait(t *testing.T) {
+	sink := &memSink{}
+	l := newLogger(t, []audit.Sink{sink}, audit.WithBatch(1024, time.Hour))
+	logN(l, 0, 1) // the writer takes it and waits (an hour) for more
+	time.Sleep(20 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- l.Write(testContext(t), l.NewEvent()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Write() = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Write() waited for the batch wait")
+	}
+	if n := len(sink.Lines()); n != 2 {
+		t.Errorf("%d records written, want both", n)
+	}
+}

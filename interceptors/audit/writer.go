@@ -49,8 +49,8 @@ func (l *Logger) run() {
 
 // collect adds what is queued to batch, up to the batch size. When the
 // batch is not full it sleeps for the batch wait (unless a caller waits
-// for the batch) and takes what came meanwhile: while it sleeps, senders
-// have the channel to themselves.
+// for the batch, or until one does: Write wakes it) and takes what came
+// meanwhile: while it sleeps, senders have the channel to themselves.
 func (l *Logger) collect(batch []*Event) []*Event {
 	batch = l.queued(batch)
 	if len(batch) == cap(batch) || l.o.batchWait == 0 {
@@ -64,8 +64,10 @@ func (l *Logger) collect(batch []*Event) []*Event {
 	l.w.timer.Reset(l.o.batchWait)
 	select {
 	case <-l.w.timer.C:
-	case <-l.stop:
+	case <-l.urgent:
 		l.w.timer.Stop() // Go ≥1.23: no stale tick can be received later
+	case <-l.stop:
+		l.w.timer.Stop()
 	}
 	return l.queued(batch)
 }
