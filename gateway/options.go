@@ -21,6 +21,12 @@ type options struct {
 // Stage is one pair of interceptors placed in the chain's identity and
 // policy slots (after method resolution, before the director), in the order
 // given. Both fields are required.
+//
+// The chain reads incoming metadata through policy.IncomingValue and the
+// proxy forwards policy.Incoming: a stage that changes the call's incoming
+// metadata must store the new map with policy.WithIncoming, not
+// metadata.NewIncomingContext, or later stages and the backend keep seeing
+// the metadata as it was.
 type Stage struct {
 	Name   string
 	Unary  grpc.UnaryServerInterceptor

@@ -231,12 +231,14 @@ type Runtime struct {
 	// far, in percent of the live heap, the heap grows before the next
 	// collection. 0 (default): the GOGC environment variable when set, else
 	// DefaultGCPercent (400). -1 turns the collector off until
-	// memory_limit_bytes is reached, and requires it. Otherwise 25..10000.
+	// memory_limit_bytes (or GOMEMLIMIT) is reached, and requires one.
+	// Otherwise 25..10000.
 	GCPercent int64 `yaml:"gc_percent"`
 	// MemoryLimitBytes (memory_limit_bytes) is the runtime's soft memory
 	// limit (GOMEMLIMIT): near it the collector runs as often as it must
 	// to stay under, whatever gc_percent says. 0 (default): the GOMEMLIMIT
-	// environment variable when set, else none. At least 16 MiB.
+	// environment variable when set, else 90% of the container's cgroup
+	// memory limit when there is one, else none. At least 16 MiB.
 	MemoryLimitBytes int64 `yaml:"memory_limit_bytes"`
 }
 

@@ -62,7 +62,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad log format", with("log:", "  level: debug", "  format: xml"), `config: gateway.yaml:7: log.format: invalid value "xml": want json or text`},
 
 		// Go runtime.
-		{"gc off without a memory limit", with("runtime:", "  gc_percent: -1"), `config: gateway.yaml:6: runtime.gc_percent: -1 (collector off) needs runtime.memory_limit_bytes, or the heap grows without bound`},
+		{"gc off without a memory limit", with("runtime:", "  gc_percent: -1"), `config: gateway.yaml:6: runtime.gc_percent: -1 (collector off) needs runtime.memory_limit_bytes (or GOMEMLIMIT), or the heap grows without bound`},
 		{"gc percent too low", with("runtime:", "  gc_percent: 10"), `config: gateway.yaml:6: runtime.gc_percent: must be 0 (default), -1 (off, with a memory limit) or 25..10000, got 10`},
 		{"gc percent too high", with("runtime:", "  gc_percent: 20000"), `config: gateway.yaml:6: runtime.gc_percent: must be 0 (default), -1 (off, with a memory limit) or 25..10000, got 20000`},
 		{"memory limit too small", with("runtime:", "  memory_limit_bytes: 1048576"), `config: gateway.yaml:6: runtime.memory_limit_bytes: must be 0 (none) or at least 16 MiB (16777216), got 1048576`},

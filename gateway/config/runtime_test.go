@@ -34,6 +34,9 @@ func TestApplyRuntime(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			restoreRuntime(t)
+			// Set, so that a container limit on the test machine is not
+			// consulted (cgroup_internal_test.go covers that).
+			t.Setenv("GOMEMLIMIT", "1GiB")
 			if tc.gogc != "" {
 				t.Setenv("GOGC", tc.gogc)
 				debug.SetGCPercent(150) // what the runtime read from GOGC at start

@@ -270,8 +270,8 @@ func (v *validator) oneOf(path, s string, allowed ...string) {
 
 func (v *validator) runtime(r Runtime) {
 	switch {
-	case r.GCPercent == -1 && r.MemoryLimitBytes == 0:
-		v.add("runtime.gc_percent", "-1 (collector off) needs runtime.memory_limit_bytes, or the heap grows without bound")
+	case r.GCPercent == -1 && r.MemoryLimitBytes == 0 && os.Getenv("GOMEMLIMIT") == "":
+		v.add("runtime.gc_percent", "-1 (collector off) needs runtime.memory_limit_bytes (or GOMEMLIMIT), or the heap grows without bound")
 	case r.GCPercent != 0 && r.GCPercent != -1 && (r.GCPercent < 25 || r.GCPercent > 10000):
 		v.add("runtime.gc_percent", "must be 0 (default), -1 (off, with a memory limit) or 25..10000, got %d", r.GCPercent)
 	}

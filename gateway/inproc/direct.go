@@ -63,6 +63,27 @@ type Direct struct {
 	maxRecv int              // largest request message, as grpc.MaxRecvMsgSize
 	maxSend int              // largest response message, as grpc.MaxCallRecvMsgSize
 	peer    *peer.Peer
+	slots   chan struct{} // one per call in progress (MaxConcurrentCalls)
+}
+
+// MaxConcurrentCalls bounds the calls in progress on one Direct, as
+// grpc.MaxConcurrentStreams bounded them on the in-memory connection it
+// replaces: further calls wait for a slot (or their context's end).
+const MaxConcurrentCalls = 1024
+
+// acquire takes a call slot, waiting while all are in use.
+func (d *Direct) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case d.slots <- struct{}{}:
+		return func() { <-d.slots }, nil
+	default:
+	}
+	select {
+	case d.slots <- struct{}{}:
+		return func() { <-d.slots }, nil
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 }
 
 // NewDirect returns a Direct connection that runs chain (nil: none) and
@@ -83,7 +104,7 @@ func NewDirect(chain grpc.StreamServerInterceptor, handler grpc.StreamHandler, s
 	}
 	return &Direct{
 		chain: chain, handler: handler, server: server, client: encoding.GetCodecV2(protoenc.Name),
-		maxRecv: maxRecv, maxSend: maxSend,
+		maxRecv: maxRecv, maxSend: maxSend, slots: make(chan struct{}, MaxConcurrentCalls),
 		peer: &peer.Peer{Addr: directAddr{}, AuthInfo: AuthInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}},
 	}
 }
@@ -98,22 +119,31 @@ var _ net.Addr = directAddr{}
 // Invoke runs one unary call: args is its request, reply receives the
 // response.
 func (d *Direct) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	release, err := d.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ss, err := d.newServerStream(ctx, method)
 	if err != nil {
 		return err
 	}
-	defer ss.cancel()
 	req, err := d.marshalRequest(args)
 	if err != nil {
+		ss.cancel()
 		return err
 	}
 	ss.unary = &unaryMessages{req: req}
 	err = d.run(ss)
+	// End the call before its request is freed: a request reader that
+	// outlives the handler (a proxy pump) gets an error, not a freed buffer.
 	ss.mu.Lock()
+	ss.ended = true
 	header, trailer := ss.header, ss.trailer
 	resp := ss.unary.resp
 	ss.unary.resp = nil
 	ss.mu.Unlock()
+	ss.cancel()
 	setCallMetadata(opts, header, trailer)
 	req.Free()
 	if err != nil {
@@ -130,8 +160,13 @@ func (d *Direct) Invoke(ctx context.Context, method string, args, reply any, opt
 // NewStream starts a call of any shape; the chain and handler run on a
 // goroutine of their own until the call ends.
 func (d *Direct) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	release, err := d.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ss, err := d.newServerStream(ctx, method)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	st := &streamMessages{
@@ -142,8 +177,9 @@ func (d *Direct) NewStream(ctx context.Context, desc *grpc.StreamDesc, method st
 		done:       make(chan struct{}),
 	}
 	ss.stream = st
-	cs := &clientStream{d: d, ss: ss, st: st, ctx: ctx, opts: opts, clientStreams: desc.ClientStreams}
+	cs := &clientStream{d: d, ss: ss, st: st, ctx: ctx, opts: opts, clientStreams: desc.ClientStreams, serverStreams: desc.ServerStreams}
 	go func() {
+		defer release()
 		err := d.run(ss)
 		ss.mu.Lock()
 		st.err = err
@@ -255,15 +291,12 @@ func (c detached) Value(any) any               { return nil }
 // cancellation instead of starting a goroutine to watch it.
 func (c detached) AfterFunc(f func()) func() bool { return context.AfterFunc(c.parent, f) }
 
-// marshalRequest encodes a caller's request message and checks its size.
+// marshalRequest encodes a caller's request message. Its size is checked
+// when the handler receives it.
 func (d *Direct) marshalRequest(m any) (mem.BufferSlice, error) {
 	data, err := d.client.Marshal(m)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "inproc: encoding the request: %v", err)
-	}
-	if n := data.Len(); n > d.maxRecv {
-		data.Free()
-		return nil, status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, d.maxRecv)
 	}
 	return data, nil
 }
@@ -306,6 +339,7 @@ type serverStream struct {
 	header     metadata.MD
 	trailer    metadata.MD
 	headerSent bool
+	ended      bool // Invoke returned: RecvMsg refuses
 }
 
 // unaryMessages is one unary call's request and response.
@@ -386,6 +420,12 @@ func (s *serverStream) SendMsg(m any) error {
 	if err != nil {
 		return status.Errorf(codes.Internal, "grpc: error while marshaling: %v", err)
 	}
+	if n := data.Len(); n > s.d.maxSend {
+		// As grpc-go's server (MaxSendMsgSize): the handler's send fails, so
+		// the call's status, metrics and audit record agree.
+		data.Free()
+		return status.Errorf(codes.ResourceExhausted, "grpc: trying to send message larger than max (%d vs. %d)", n, s.d.maxSend)
+	}
 	if s.unary != nil {
 		s.mu.Lock()
 		s.headerSent = true
@@ -414,12 +454,19 @@ func (s *serverStream) SendMsg(m any) error {
 func (s *serverStream) RecvMsg(m any) error {
 	var data mem.BufferSlice
 	if s.unary != nil {
-		if s.unary.reqRead {
+		s.mu.Lock()
+		switch {
+		case s.ended:
+			s.mu.Unlock()
+			return status.Error(codes.Canceled, "inproc: the call has ended")
+		case s.unary.reqRead:
+			s.mu.Unlock()
 			return io.EOF
 		}
 		s.unary.reqRead = true
 		data = s.unary.req
 		data.Ref() // the unary call frees its own reference when it ends
+		s.mu.Unlock()
 	} else {
 		select {
 		case d, ok := <-s.stream.reqs:
@@ -436,6 +483,11 @@ func (s *serverStream) RecvMsg(m any) error {
 		}
 	}
 	defer data.Free()
+	if n := data.Len(); n > s.d.maxRecv {
+		// As grpc-go's server: refused on receive, inside the chain (so the
+		// refusal is audited and counted like any other).
+		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, s.d.maxRecv)
+	}
 	if err := s.d.server.Unmarshal(data, m); err != nil {
 		return status.Errorf(codes.Internal, "grpc: error unmarshalling request: %v", err)
 	}
@@ -449,11 +501,12 @@ type clientStream struct {
 	st   *streamMessages
 	ctx  context.Context
 	opts []grpc.CallOption
-	// clientStreams is the method's shape: for methods taking one request,
-	// SendMsg after the call ended returns nil, not io.EOF, as grpc-go's
-	// does (generated clients fail on any SendMsg error; the status comes
-	// from RecvMsg).
-	clientStreams bool
+	// clientStreams and serverStreams are the method's shape. For methods
+	// taking one request, SendMsg after the call ended returns nil, not
+	// io.EOF, as grpc-go's does (generated clients fail on any SendMsg
+	// error; the status comes from RecvMsg). For methods with one
+	// response, RecvMsg returns the call's status after it.
+	clientStreams, serverStreams bool
 }
 
 func (c *clientStream) Header() (metadata.MD, error) {
@@ -465,9 +518,10 @@ func (c *clientStream) Header() (metadata.MD, error) {
 	}
 	c.ss.mu.Lock()
 	defer c.ss.mu.Unlock()
-	if !c.ss.headerSent {
-		// The handler ended without sending a header (trailers-only):
-		// nothing to return; RecvMsg gives the status.
+	if !c.ss.headerSent && c.ss.header.Len() == 0 {
+		// The handler ended without a header (trailers-only): nothing to
+		// return; RecvMsg gives the status. Headers it set but never sent
+		// are returned below, as grpc-go writes them before the status.
 		return nil, nil
 	}
 	return c.ss.header.Copy(), nil
@@ -514,8 +568,19 @@ func (c *clientStream) SendMsg(m any) error {
 func (c *clientStream) RecvMsg(m any) error {
 	select {
 	case data := <-c.st.resps:
-		defer data.Free()
-		return c.d.unmarshalResponse(data, m)
+		err := c.d.unmarshalResponse(data, m)
+		data.Free()
+		if err != nil {
+			c.ss.cancel() // as grpc-go: a failed receive ends the call
+			return err
+		}
+		if !c.serverStreams {
+			// One response: as grpc-go, wait for the call's status and
+			// return it (a handler may fail after its response), and
+			// refuse a second message.
+			return c.finishSingle()
+		}
+		return nil
 	case <-c.st.done:
 		// Messages handed over before the handler returned were received
 		// above; resps is unbuffered, so none is pending now.
@@ -530,6 +595,26 @@ func (c *clientStream) RecvMsg(m any) error {
 	case <-c.ctx.Done():
 		return status.FromContextError(c.ctx.Err()).Err()
 	}
+}
+
+// finishSingle ends a call whose method has one response message, after
+// that message: the status (nil for OK), with the call options set.
+func (c *clientStream) finishSingle() error {
+	select {
+	case data := <-c.st.resps:
+		data.Free()
+		c.ss.cancel()
+		<-c.st.done
+		return status.Error(codes.Internal, "cardinality violation: expected <EOF> for non server-streaming RPCs, but received another message")
+	case <-c.st.done:
+	case <-c.ctx.Done():
+		return status.FromContextError(c.ctx.Err()).Err()
+	}
+	c.ss.mu.Lock()
+	header, trailer, err := c.ss.header, c.ss.trailer, c.st.err
+	c.ss.mu.Unlock()
+	setCallMetadata(c.opts, header, trailer)
+	return err
 }
 
 // String names the connection in logs.

@@ -3,6 +3,7 @@ package inproc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -149,8 +150,8 @@ func TestDirectErrors(t *testing.T) {
 	if err := d.Invoke(ctx, "/t/Unary", body(2<<10), &resp); status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("request over the receive limit = %v, want ResourceExhausted", err)
 	}
-	if got.method == "/t/Unary" {
-		t.Error("a request over the limit reached the handler")
+	if len(got.requests) != 0 {
+		t.Errorf("a request over the limit was received: %v", got.requests)
 	}
 
 	for _, kv := range [][2]string{{"bad key", "v"}, {"x-ok", "new\nline"}} {
@@ -269,5 +270,152 @@ func BenchmarkDirectUnary(b *testing.B) {
 		if err := d.Invoke(ctx, "/t/Unary", req, &resp); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A stage that sets a header (the request id) and then refuses a
+// server-streaming call: grpc-go writes the header before the status, so
+// Header returns it (the REST front turns it into X-Request-Id).
+func TestDirectHeaderSetBeforeRefusal(t *testing.T) {
+	h := func(_ any, ss grpc.ServerStream) error {
+		_ = ss.SetHeader(metadata.Pairs("x-request-id", "abc"))
+		return status.Error(codes.PermissionDenied, "no")
+	}
+	d := inproc.NewDirect(nil, h, proxy.Codec{}, 0, 0)
+	cs, err := d.NewStream(context.Background(), &grpc.StreamDesc{ServerStreams: true}, "/t/S")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := cs.Header()
+	if err != nil || len(md.Get("x-request-id")) != 1 {
+		t.Errorf("Header() = %v, %v, want the header the handler set", md, err)
+	}
+	if err := cs.RecvMsg(&testpb.SimpleResponse{}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("RecvMsg() = %v, want PermissionDenied", err)
+	}
+}
+
+// A request reader that outlives the handler (as proxy.Handler's pump may)
+// gets an error, not the call's freed request buffer.
+func TestDirectLateRecvAfterInvoke(t *testing.T) {
+	started := make(chan struct{})
+	res := make(chan error, 1)
+	h := func(_ any, ss grpc.ServerStream) error {
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					res <- fmt.Errorf("panic: %v", r)
+				}
+			}()
+			<-started
+			var f proxy.Frame
+			res <- ss.RecvMsg(&f)
+		}()
+		return status.Error(codes.Unavailable, "backend ended first")
+	}
+	d := inproc.NewDirect(nil, h, proxy.Codec{}, 0, 0)
+	if err := d.Invoke(context.Background(), "/t/U", body(64<<10), &testpb.SimpleResponse{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("Invoke() = %v, want Unavailable", err)
+	}
+	close(started)
+	if err := <-res; err == nil || strings.Contains(err.Error(), "panic") {
+		t.Errorf("late RecvMsg = %v, want an error", err)
+	}
+}
+
+// A client-streaming call (one response): RecvMsg returns the call's
+// status after the response, and the trailer is complete, as grpc-go's.
+func TestDirectClientStreamingStatus(t *testing.T) {
+	h := func(_ any, ss grpc.ServerStream) error {
+		var f proxy.Frame
+		for ss.RecvMsg(&f) == nil {
+		}
+		if err := ss.SendMsg(&testpb.SimpleResponse{}); err != nil {
+			return err
+		}
+		ss.SetTrailer(metadata.Pairs("x-t", "1"))
+		return status.Error(codes.Unavailable, "audit not persisted")
+	}
+	d := inproc.NewDirect(nil, h, proxy.Codec{}, 0, 0)
+	cs, err := d.NewStream(context.Background(), &grpc.StreamDesc{ClientStreams: true}, "/t/C")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cs.SendMsg(body(1))
+	_ = cs.CloseSend()
+	if err := cs.RecvMsg(&testpb.SimpleResponse{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("RecvMsg() = %v, want the call's Unavailable", err)
+	}
+	if tr := cs.Trailer(); len(tr.Get("x-t")) != 1 {
+		t.Errorf("Trailer() = %v, want x-t", tr)
+	}
+
+	// A second response message on such a call is refused.
+	two := func(_ any, ss grpc.ServerStream) error {
+		_ = ss.SendMsg(&testpb.SimpleResponse{})
+		return ss.SendMsg(&testpb.SimpleResponse{})
+	}
+	cs, err = inproc.NewDirect(nil, two, proxy.Codec{}, 0, 0).NewStream(context.Background(), &grpc.StreamDesc{ClientStreams: true}, "/t/C")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cs.CloseSend()
+	if err := cs.RecvMsg(&testpb.SimpleResponse{}); status.Code(err) != codes.Internal {
+		t.Errorf("RecvMsg() with two responses = %v, want Internal (cardinality)", err)
+	}
+}
+
+// Oversized messages are refused where grpc-go refuses them: a request on
+// receive inside the chain (so stages see and record the refusal), a
+// response on the handler's send.
+func TestDirectSizeLimitsInsideTheChain(t *testing.T) {
+	var chainSaw error
+	chain := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		chainSaw = h(srv, ss)
+		return chainSaw
+	}
+	var sendErr error
+	h := func(_ any, ss grpc.ServerStream) error {
+		var f proxy.Frame
+		if err := ss.RecvMsg(&f); err != nil {
+			return err
+		}
+		sendErr = ss.SendMsg(body(4 << 10))
+		return sendErr
+	}
+	d := inproc.NewDirect(chain, h, proxy.Codec{}, 1<<10, 1<<10)
+	if err := d.Invoke(context.Background(), "/t/U", body(2<<10), &testpb.SimpleResponse{}); status.Code(err) != codes.ResourceExhausted || status.Code(chainSaw) != codes.ResourceExhausted {
+		t.Errorf("oversized request: Invoke %v, chain saw %v, want ResourceExhausted from inside the chain", err, chainSaw)
+	}
+	if err := d.Invoke(context.Background(), "/t/U", body(1), &testpb.SimpleResponse{}); status.Code(err) != codes.ResourceExhausted || status.Code(sendErr) != codes.ResourceExhausted {
+		t.Errorf("oversized response: Invoke %v, handler's SendMsg %v, want ResourceExhausted on the send", err, sendErr)
+	}
+}
+
+// Calls beyond MaxConcurrentCalls wait for a slot, or their deadline.
+func TestDirectConcurrencyBound(t *testing.T) {
+	release := make(chan struct{})
+	h := func(_ any, ss grpc.ServerStream) error {
+		<-release
+		return status.Error(codes.Unavailable, "released")
+	}
+	d := inproc.NewDirect(nil, h, proxy.Codec{}, 0, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range inproc.MaxConcurrentCalls {
+		if _, err := d.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/t/S"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, scancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer scancel()
+	if err := d.Invoke(short, "/t/U", body(1), &testpb.SimpleResponse{}); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("call beyond the bound = %v, want DeadlineExceeded while waiting for a slot", err)
+	}
+	close(release)
+	later, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer lcancel()
+	if err := d.Invoke(later, "/t/U", body(1), &testpb.SimpleResponse{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("call after slots freed = %v, want the handler's Unavailable", err)
 	}
 }
