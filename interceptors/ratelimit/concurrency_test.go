@@ -1,0 +1,66 @@
+package ratelimit_test
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/interceptors/ratelimit"
+)
+
+// Concurrent calls on a Memory store are exact: with the clock frozen (no
+// refill), each key grants exactly its capacity however many goroutines
+// take from it at once, also while the shard's table grows under them (one
+// shard, starting at its smallest table) and for keys only one goroutine
+// uses. A lost update would grant more; a lost key, fewer (or more, as a
+// fresh key).
+func TestMemoryConcurrentExact(t *testing.T) {
+	frozen := time.Unix(1_700_000_000, 0)
+	l := ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 49} // capacity 50
+	const (
+		goroutines = 8
+		shared     = 64  // keys every goroutine takes from
+		own        = 400 // keys each goroutine alone takes from (they grow the table)
+		attempts   = 80  // per goroutine per shared key; capacity is 50
+	)
+	s := ratelimit.NewMemory(ratelimit.WithClock(func() time.Time { return frozen }), ratelimit.WithShards(1), ratelimit.WithMaxKeys(1<<20))
+	ctx := context.Background()
+	var granted [shared]atomic.Int64
+	ownGranted := make([]atomic.Int64, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for a := range attempts {
+				for k := range shared {
+					if r, _ := s.Take(ctx, "shared-"+strconv.Itoa(k), l, 1); r.Allowed {
+						granted[k].Add(1)
+					}
+				}
+				// Interleaved with the shared keys: new keys keep arriving,
+				// so the table grows while other goroutines update.
+				for k := a * own / attempts; k < (a+1)*own/attempts; k++ {
+					if r, _ := s.Take(ctx, "own-"+strconv.Itoa(g)+"-"+strconv.Itoa(k), l, 1); r.Allowed {
+						ownGranted[g].Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k := range shared {
+		if n := granted[k].Load(); n != 50 {
+			t.Errorf("shared key %d granted %d of %d attempts, want exactly its capacity 50", k, n, goroutines*attempts)
+		}
+	}
+	for g := range goroutines {
+		if n := ownGranted[g].Load(); n != own {
+			t.Errorf("goroutine %d: %d of its %d fresh keys granted, want all", g, n, own)
+		}
+	}
+	if got, want := s.Len(), shared+goroutines*own; got != want {
+		t.Errorf("Len() = %d, want %d (no key lost while the table grew)", got, want)
+	}
+}
