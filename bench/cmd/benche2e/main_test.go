@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,4 +96,12 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// The gateway's bench config and the floor's environment use the same GC
+// target.
+func TestBenchGCPercentInStep(t *testing.T) {
+	if !strings.Contains(gatewayConfig, "gc_percent: "+strconv.Itoa(benchGCPercent)) || floorEnv[0] != "GOGC="+strconv.Itoa(benchGCPercent) {
+		t.Errorf("gateway config and floor env disagree on the GC target %d: %q, %q", benchGCPercent, gatewayConfig, floorEnv)
+	}
 }

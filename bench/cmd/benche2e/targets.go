@@ -21,8 +21,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-
-	gwconfig "github.com/portcullis/portcullis/gateway/config"
 )
 
 // target is one thing the load generator calls. portcullis-grpc and
@@ -78,10 +76,13 @@ func (s *setup) startFloor(bin string) (*target, error) {
 	return &target{name: "floor", addr: addr, proxy: c}, nil
 }
 
-// floorEnv runs the floor with the garbage collector target the gateway
-// sets for itself (runtime.gc_percent's default), so that the CPU ratio
-// compares the work each does per request, not their GC settings.
-var floorEnv = []string{"GOGC=" + strconv.Itoa(gwconfig.DefaultGCPercent)}
+// benchGCPercent is the garbage collector target of the gateway
+// (runtime.gc_percent in its config) and of the floor (GOGC) in the
+// benchmark: both tuned the same, so that the CPU ratio compares the work
+// each does per request, not their GC settings.
+const benchGCPercent = 400
+
+var floorEnv = []string{"GOGC=" + strconv.Itoa(benchGCPercent)}
 
 const gatewayConfig = `# Written by benche2e: plaintext on loopback, one route to the bank backend.
 listeners:
@@ -94,6 +95,7 @@ routes:
 # Ping's per-IP limit (50/s) would refuse the load generator: count, do not enforce.
 rate_limits: {shadow: true}
 log: {level: warn, format: text}
+runtime: {gc_percent: 400} # benchGCPercent: the floor runs with GOGC=400
 `
 
 // startGateway starts one gateway and returns its gRPC and REST targets.
