@@ -98,10 +98,18 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// The gateway's bench config and the floor's environment use the same GC
-// target.
-func TestBenchGCPercentInStep(t *testing.T) {
-	if !strings.Contains(gatewayConfig, "gc_percent: "+strconv.Itoa(benchGCPercent)) || floorEnv[0] != "GOGC="+strconv.Itoa(benchGCPercent) {
-		t.Errorf("gateway config and floor env disagree on the GC target %d: %q, %q", benchGCPercent, gatewayConfig, floorEnv)
+// --gc-percent reaches the gateways' config and the floor's environment
+// alike; without it neither is set.
+func TestGCPercentInStep(t *testing.T) {
+	s := &setup{backend: "127.0.0.1:1", gc: 400}
+	if y := string(s.gatewayYAML("a:1", "b:2", "audit: {}\n")); !strings.Contains(y, "runtime: {gc_percent: "+strconv.Itoa(400)+"}\naudit: {}\n") {
+		t.Errorf("gateway config = %q, want the runtime block before the variant's extra", y)
+	}
+	if env := s.floorEnv(); len(env) != 1 || env[0] != "GOGC=400" {
+		t.Errorf("floor env = %q", env)
+	}
+	s.gc = 0
+	if y := string(s.gatewayYAML("a:1", "b:2", "")); strings.Contains(y, "runtime") || s.floorEnv() != nil {
+		t.Errorf("without --gc-percent: config %q, floor env %q, want neither set", y, s.floorEnv())
 	}
 }

@@ -150,8 +150,12 @@ func (rep *report) render(cfg *config, targets []*target, machine string) string
 		cfg.stream, cfg.conns, cfg.stream, cfg.duration)
 	p("- latency: open loop at %d req/s for %v per target per round; \"added\" = target − direct in the same round\n", cfg.rate, cfg.latency)
 	p("- CPU: utime+stime of the server process and its children (/proc/PID/stat) over the throughput phase ÷ its requests\n")
-	p("- GC: the gateway runs with runtime.gc_percent: %d and the floor with GOGC=%d, tuned the same so the ratio compares work, not GC settings (the gateway's default is Go's 100); peers run as shipped\n",
-		benchGCPercent, benchGCPercent)
+	if cfg.gcPercent == 0 {
+		p("- GC: the gateways and the floor at their defaults (Go's target, 100); peers as shipped\n")
+	} else {
+		p("- GC: --gc-percent %d: the gateways run with runtime.gc_percent: %d and the floor with GOGC=%d, tuned alike so the ratio compares work, not GC settings; peers as shipped\n",
+			cfg.gcPercent, cfg.gcPercent, cfg.gcPercent)
+	}
 	p("- other load: each measurement waits up to 3 s for other processes to use under %.2f CPUs (/proc/stat); one with more is taken again, up to %d times, and the quietest attempt counts\n",
 		cfg.maxOther, cfg.retries)
 	p("- rounds: %d, interleaved in this order: %s; every figure is the median over rounds (ratios: median of per-round ratios)\n\n",

@@ -61,6 +61,7 @@ type setup struct {
 	repo    string
 	tools   string // where run.sh installs Caddy
 	backend string // bank-backend's address
+	gc      int    // --gc-percent: 0 leaves the gateway and the floor at their defaults
 }
 
 // startFloor starts the raw floor proxy.
@@ -69,20 +70,33 @@ func (s *setup) startFloor(bin string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.kids.start("floor", s.work, filepath.Join(s.work, "floor.log"), bin, []string{"--listen", addr, "--backend", s.backend}, floorEnv)
+	c, err := s.kids.start("floor", s.work, filepath.Join(s.work, "floor.log"), bin, []string{"--listen", addr, "--backend", s.backend}, s.floorEnv())
 	if err != nil {
 		return nil, err
 	}
 	return &target{name: "floor", addr: addr, proxy: c}, nil
 }
 
-// benchGCPercent is the garbage collector target of the gateway
-// (runtime.gc_percent in its config) and of the floor (GOGC) in the
-// benchmark: both tuned the same, so that the CPU ratio compares the work
-// each does per request, not their GC settings.
-const benchGCPercent = 400
+// floorEnv and gatewayYAML apply --gc-percent to both the floor (GOGC)
+// and every gateway (runtime.gc_percent), so that the CPU ratio compares
+// the work each does per request, not their GC settings. Without it both
+// run at Go's default, as shipped.
+func (s *setup) floorEnv() []string {
+	if s.gc == 0 {
+		return nil
+	}
+	return []string{"GOGC=" + strconv.Itoa(s.gc)}
+}
 
-var floorEnv = []string{"GOGC=" + strconv.Itoa(benchGCPercent)}
+// gatewayYAML is gatewayConfig for the given addresses, with --gc-percent
+// and then extra appended.
+func (s *setup) gatewayYAML(grpcAddr, httpAddr, extra string) []byte {
+	b := fmt.Appendf(nil, gatewayConfig, grpcAddr, httpAddr, s.backend)
+	if s.gc != 0 {
+		b = fmt.Appendf(b, "runtime: {gc_percent: %d}\n", s.gc)
+	}
+	return append(b, extra...)
+}
 
 const gatewayConfig = `# Written by benche2e: plaintext on loopback, one route to the bank backend.
 listeners:
@@ -95,7 +109,6 @@ routes:
 # Ping's per-IP limit (50/s) would refuse the load generator: count, do not enforce.
 rate_limits: {shadow: true}
 log: {level: warn, format: text}
-runtime: {gc_percent: 400} # benchGCPercent: the floor runs with GOGC=400
 `
 
 // startGateway starts one gateway and returns its gRPC and REST targets.
@@ -106,7 +119,7 @@ func (s *setup) startGateway(bin string) (grpcT, restT *target, err error) {
 		return nil, nil, err
 	}
 	path := filepath.Join(s.work, "gateway.yaml")
-	if err := os.WriteFile(path, fmt.Appendf(nil, gatewayConfig, grpcAddr, httpAddr, s.backend), 0o600); err != nil {
+	if err := os.WriteFile(path, s.gatewayYAML(grpcAddr, httpAddr, ""), 0o600); err != nil {
 		return nil, nil, err
 	}
 	c, err := s.kids.start("portcullis", s.work, filepath.Join(s.work, "gateway.log"), bin, []string{"serve", "--config", path}, nil)
@@ -273,7 +286,7 @@ func (s *setup) startVariant(bin, name, extra string) (*target, error) {
 		return nil, err
 	}
 	path := filepath.Join(s.work, name+".yaml")
-	if err := os.WriteFile(path, append(fmt.Appendf(nil, gatewayConfig, grpcAddr, httpAddr, s.backend), extra...), 0o600); err != nil {
+	if err := os.WriteFile(path, s.gatewayYAML(grpcAddr, httpAddr, extra), 0o600); err != nil {
 		return nil, err
 	}
 	c, err := s.kids.start(name, s.work, filepath.Join(s.work, name+".log"), bin, []string{"serve", "--config", path}, nil)
