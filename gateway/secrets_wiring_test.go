@@ -140,7 +140,7 @@ func TestSecretsUnresolvable(t *testing.T) {
 	tok := "hvs.test-" + randomHex(t)
 	vault := newFakeVault(t, tok)
 	keyPEM, _ := pemKey(t)
-	vault.put("secret/portcullis/assertion", map[string]any{"pem": keyPEM})
+	vault.Put("secret/portcullis/assertion", map[string]any{"pem": keyPEM})
 	vaultBlock := fmt.Sprintf("secrets: {vault: {address: %q, token: 'env:PC_TEST_VAULT_TOKEN'}}\n", vault.URL)
 	const garbage = "not-a-key-but-secret-anyway"
 	t.Setenv("PC_TEST_GARBAGE_KEY", garbage)
@@ -370,7 +370,7 @@ func TestSecretsVault(t *testing.T) {
 	tok := "hvs.test-" + randomHex(t)
 	vault := newFakeVault(t, tok)
 	key1, kid1 := pemKey(t)
-	vault.put("secret/portcullis/assertion", map[string]any{"pem": key1})
+	vault.Put("secret/portcullis/assertion", map[string]any{"pem": key1})
 	t.Setenv("PC_TEST_VAULT_TOKEN", tok)
 	extra := fmt.Sprintf(`secrets:
   vault: {address: %q, token: "env:PC_TEST_VAULT_TOKEN", refresh_interval: 100ms}
@@ -390,7 +390,7 @@ assertion: {issuer: gw-test, key: "vault:secret/portcullis/assertion#pem"}
 
 	// Rotation: the new key first, the old one still published.
 	key2, kid2 := pemKey(t)
-	vault.put("secret/portcullis/assertion", map[string]any{"pem": key2 + key1})
+	vault.Put("secret/portcullis/assertion", map[string]any{"pem": key2 + key1})
 	deadline := time.Now().Add(5 * time.Second)
 	for kids := jwksKids(t, gw); !slices.Equal(kids, []string{kid2, kid1}); kids = jwksKids(t, gw) {
 		if time.Now().After(deadline) {
@@ -399,7 +399,7 @@ assertion: {issuer: gw-test, key: "vault:secret/portcullis/assertion#pem"}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// A bad value in Vault keeps the keys.
-	vault.put("secret/portcullis/assertion", map[string]any{"pem": "garbage"})
+	vault.Put("secret/portcullis/assertion", map[string]any{"pem": "garbage"})
 	time.Sleep(300 * time.Millisecond)
 	if kids := jwksKids(t, gw); !slices.Equal(kids, []string{kid2, kid1}) {
 		t.Errorf("JWKS kids = %v after a bad key in Vault, want [%s %s] kept", kids, kid2, kid1)

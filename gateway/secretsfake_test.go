@@ -1,81 +1,31 @@
 package gateway_test
 
 // Local stand-ins for the secret back ends the wiring tests need: a Vault
-// speaking token lookup and KV v2 reads (a trimmed copy of
-// gateway/secrets/vaultfake_test.go; no Vault binary is installed here),
-// and a PostgreSQL server that asks for a cleartext password and records
+// (gateway/secrets/vaulttest; no Vault binary is installed here) and a
+// PostgreSQL server that asks for a cleartext password and records
 // it (the local PostgreSQL trusts every connection, so it cannot tell
 // whether a password arrived).
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/portcullis/portcullis/gateway/secrets/vaulttest"
 )
 
-// fakeVault serves GET /v1/auth/token/lookup-self and GET
-// /v1/<mount>/data/<path> for one non-expiring token.
-type fakeVault struct {
-	*httptest.Server
-	token string
-
-	mu sync.Mutex
-	kv map[string]map[string]any // "<mount>/<path>" → data
-}
-
-func newFakeVault(t *testing.T, token string) *fakeVault {
+// newFakeVault returns a stand-in Vault (vaulttest) in which token is live
+// and never expires.
+func newFakeVault(t *testing.T, token string) *vaulttest.Server {
 	t.Helper()
-	f := &fakeVault{token: token, kv: map[string]map[string]any{}}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeVault) put(path string, data map[string]any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.kv[path] = data
-}
-
-func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	reply := func(code int, body any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(body)
-	}
-	denied := map[string]any{"errors": []string{"permission denied"}}
-	if r.Header.Get("X-Vault-Token") != f.token {
-		reply(http.StatusForbidden, denied)
-		return
-	}
-	path := strings.TrimPrefix(r.URL.Path, "/v1/")
-	switch {
-	case path == "auth/token/lookup-self" && r.Method == http.MethodGet:
-		reply(http.StatusOK, map[string]any{"data": map[string]any{"id": f.token, "ttl": 0, "renewable": false}})
-	case r.Method == http.MethodGet && strings.Contains(path, "/data/"):
-		mount, rest, _ := strings.Cut(path, "/data/")
-		data, ok := f.kv[mount+"/"+rest]
-		if !ok {
-			reply(http.StatusNotFound, map[string]any{"errors": []string{}})
-			return
-		}
-		reply(http.StatusOK, map[string]any{"request_id": "r", "lease_duration": 0, "renewable": false, "data": map[string]any{
-			"data":     data,
-			"metadata": map[string]any{"created_time": "2026-01-01T00:00:00Z", "deletion_time": "", "destroyed": false, "version": 1},
-		}})
-	default:
-		reply(http.StatusNotFound, map[string]any{"errors": []string{"no handler for route " + path}})
-	}
+	v := vaulttest.New(t)
+	v.Tokens[token] = time.Time{}
+	return v
 }
 
 // fakePostgres listens on 127.0.0.1, asks every client for a cleartext

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/gateway/secrets"
+	"github.com/portcullis/portcullis/gateway/secrets/vaulttest"
 )
 
 // These tests run against fakeVault, a local server speaking Vault's KV v2,
@@ -15,11 +16,11 @@ import (
 const redisRef = "vault:secret/portcullis/redis#password"
 
 func TestVaultToken(t *testing.T) {
-	f := newFakeVault(t)
-	f.tokens["root-token"] = time.Time{}
-	f.put("secret/portcullis/redis", map[string]any{"password": "p4ss", "port": 6379})
-	f.mounts["kv/team-a"] = true
-	f.put("kv/team-a/db", map[string]any{"password": "db-pass"})
+	f := vaulttest.New(t)
+	f.Tokens["root-token"] = time.Time{}
+	f.Put("secret/portcullis/redis", map[string]any{"password": "p4ss", "port": 6379})
+	f.Mounts["kv/team-a"] = true
+	f.Put("kv/team-a/db", map[string]any{"password": "db-pass"})
 	t.Setenv("TEST_VAULT_TOKEN", "root-token")
 	tokenFile := writeFile(t, "token", "root-token\n", 0o600)
 
@@ -63,9 +64,9 @@ func TestVaultToken(t *testing.T) {
 // ends, logs in again when renewal stops working or the token nears its
 // max TTL, and recovers from a revoked token on the next read.
 func TestVaultAppRole(t *testing.T) {
-	f := newFakeVault(t)
-	f.roleID, f.secretID, f.tokenTTL = "portcullis-role", "s3cr3t-id", 1
-	f.put("secret/portcullis/redis", map[string]any{"password": "p4ss"})
+	f := vaulttest.New(t)
+	f.RoleID, f.SecretID, f.TokenTTL = "portcullis-role", "s3cr3t-id", 1
+	f.Put("secret/portcullis/redis", map[string]any{"password": "p4ss"})
 	t.Setenv("TEST_SECRET_ID", "s3cr3t-id")
 	r := newResolver(t, secrets.Config{Vault: &secrets.VaultConfig{
 		Address: f.URL, RoleID: "portcullis-role", SecretID: "env:TEST_SECRET_ID",
@@ -75,36 +76,36 @@ func TestVaultAppRole(t *testing.T) {
 	if err != nil || s.Value() != "p4ss" {
 		t.Fatalf("Resolve() = %q, %v, want p4ss, nil", s.Value(), err)
 	}
-	if got := f.logins.Load(); got != 1 {
+	if got := f.Logins.Load(); got != 1 {
 		t.Errorf("logins after Resolve = %d, want 1", got)
 	}
 	// The 1s token is renewed at ~0.67s, so reads keep working past 1s.
-	eventually(t, "a renewal", func() bool { return f.renewals.Load() >= 1 })
-	f.put("secret/portcullis/redis", map[string]any{"password": "p4ss-2"})
+	eventually(t, "a renewal", func() bool { return f.Renewals.Load() >= 1 })
+	f.Put("secret/portcullis/redis", map[string]any{"password": "p4ss-2"})
 	eventually(t, "Value() = p4ss-2 after renewal", func() bool { return s.Value() == "p4ss-2" })
-	if got := f.logins.Load(); got != 1 {
+	if got := f.Logins.Load(); got != 1 {
 		t.Errorf("logins while renewals work = %d, want 1", got)
 	}
 
 	// Renewal refused: the next cycle logs in again.
-	f.mu.Lock()
-	f.renewFail = true
-	f.mu.Unlock()
-	eventually(t, "a second login", func() bool { return f.logins.Load() >= 2 })
-	f.mu.Lock()
-	f.renewFail = false
-	f.mu.Unlock()
+	f.Mu.Lock()
+	f.RenewFail = true
+	f.Mu.Unlock()
+	eventually(t, "a second login", func() bool { return f.Logins.Load() >= 2 })
+	f.Mu.Lock()
+	f.RenewFail = false
+	f.Mu.Unlock()
 
 	// Revoked token: a read gets 403, logs in once more and succeeds.
-	f.revokeAll()
-	f.put("secret/portcullis/redis", map[string]any{"password": "p4ss-3"})
+	f.RevokeAll()
+	f.Put("secret/portcullis/redis", map[string]any{"password": "p4ss-3"})
 	eventually(t, "Value() = p4ss-3 after revocation", func() bool { return s.Value() == "p4ss-3" })
 }
 
 func TestVaultAppRoleMaxTTL(t *testing.T) {
-	f := newFakeVault(t)
-	f.roleID, f.secretID, f.tokenTTL, f.maxTTL = "portcullis-role", "s3cr3t-id", 1, 1
-	f.put("secret/portcullis/redis", map[string]any{"password": "p4ss"})
+	f := vaulttest.New(t)
+	f.RoleID, f.SecretID, f.TokenTTL, f.MaxTTL = "portcullis-role", "s3cr3t-id", 1, 1
+	f.Put("secret/portcullis/redis", map[string]any{"password": "p4ss"})
 	t.Setenv("TEST_SECRET_ID", "s3cr3t-id")
 	r := newResolver(t, secrets.Config{Vault: &secrets.VaultConfig{
 		Address: f.URL, RoleID: "portcullis-role", SecretID: "env:TEST_SECRET_ID",
@@ -113,12 +114,12 @@ func TestVaultAppRoleMaxTTL(t *testing.T) {
 		t.Fatalf("Resolve() = %v, want nil", err)
 	}
 	// Renewal grants 0s (max TTL reached): the resolver logs in again.
-	eventually(t, "a login after the max TTL", func() bool { return f.logins.Load() >= 2 })
+	eventually(t, "a login after the max TTL", func() bool { return f.Logins.Load() >= 2 })
 }
 
 func TestVaultAppRoleBadSecretID(t *testing.T) {
-	f := newFakeVault(t)
-	f.roleID, f.secretID, f.tokenTTL = "portcullis-role", "s3cr3t-id", 60
+	f := vaulttest.New(t)
+	f.RoleID, f.SecretID, f.TokenTTL = "portcullis-role", "s3cr3t-id", 60
 	t.Setenv("TEST_SECRET_ID", "wrong-s3cr3t-id")
 	r := newResolver(t, secrets.Config{Vault: &secrets.VaultConfig{Address: f.URL, RoleID: "portcullis-role", SecretID: "env:TEST_SECRET_ID"}})
 	_, err := r.Resolve(testContext(t), redisRef)
@@ -130,10 +131,10 @@ func TestVaultAppRoleBadSecretID(t *testing.T) {
 // TestVaultLease re-reads a leased secret at two thirds of its lease and
 // tells watchers of the change.
 func TestVaultLease(t *testing.T) {
-	f := newFakeVault(t)
-	f.tokens["root-token"] = time.Time{}
-	f.lease = 1
-	f.put("secret/portcullis/redis", map[string]any{"password": "v1"})
+	f := vaulttest.New(t)
+	f.Tokens["root-token"] = time.Time{}
+	f.Lease = 1
+	f.Put("secret/portcullis/redis", map[string]any{"password": "v1"})
 	t.Setenv("TEST_VAULT_TOKEN", "root-token")
 	r := newResolver(t, secrets.Config{Vault: &secrets.VaultConfig{Address: f.URL, Token: "env:TEST_VAULT_TOKEN", RefreshInterval: time.Hour}})
 	s, err := r.Resolve(testContext(t), redisRef)
@@ -142,7 +143,7 @@ func TestVaultLease(t *testing.T) {
 	}
 	var seen atomic.Value
 	s.Watch(testContext(t), func(s secrets.Secret) { seen.Store(s.Value()) })
-	f.put("secret/portcullis/redis", map[string]any{"password": "v2"})
+	f.Put("secret/portcullis/redis", map[string]any{"password": "v2"})
 	start := time.Now()
 	eventually(t, "watcher saw v2", func() bool { v, _ := seen.Load().(string); return v == "v2" })
 	if d := time.Since(start); d > 2*time.Second {

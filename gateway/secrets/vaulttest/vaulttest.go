@@ -1,4 +1,8 @@
-package secrets_test
+// Package vaulttest is a stand-in Vault for tests: a local HTTP server
+// speaking the parts of Vault's API that gateway/secrets uses. No Vault
+// server can be installed from the registries this project builds with,
+// so the resolver's and the gateway's tests run against this.
+package vaulttest
 
 import (
 	"encoding/json"
@@ -12,34 +16,43 @@ import (
 	"time"
 )
 
-// fakeVault is a local HTTP server speaking the parts of Vault's API that
+// Server is a local HTTP server speaking the parts of Vault's API that
 // the Resolver uses: KV v2 reads (GET /v1/<mount>/data/<path>), AppRole
 // login (POST /v1/auth/approle/login), and token lookup-self and
 // renew-self. Tokens expire; an expired or unknown token gets 403.
-type fakeVault struct {
+type Server struct {
 	*httptest.Server
-	logins, renewals, reads atomic.Int64
+	// Logins, Renewals and Reads count AppRole logins, token renewals and
+	// KV reads.
+	Logins, Renewals, Reads atomic.Int64
 
-	mu        sync.Mutex
-	mounts    map[string]bool
-	kv        map[string]map[string]any // "<mount>/<path>" -> data
-	lease     int                       // lease_duration of KV reads, seconds
-	tokens    map[string]time.Time      // token -> expiry (zero: never)
-	roleID    string
-	secretID  string
-	tokenTTL  int // seconds, of AppRole tokens
-	maxTTL    int // renewals never grant past this many seconds after login
-	renewFail bool
-	issued    map[string]time.Time // token -> login time
-	n         int
+	// Mu guards the fields below while the server runs.
+	Mu sync.Mutex
+	// Mounts are the KV v2 mounts ("secret" at first).
+	Mounts map[string]bool
+	// Lease is the lease_duration of KV reads, in seconds.
+	Lease int
+	// Tokens are the live tokens and their expiry (zero: never); add one
+	// for a token-authenticated client.
+	Tokens map[string]time.Time
+	// RoleID and SecretID are the one AppRole that logs in; TokenTTL is
+	// its tokens' lifetime in seconds, and renewals never grant past
+	// MaxTTL seconds after login (0: no cap). RenewFail refuses renewals.
+	RoleID, SecretID string
+	TokenTTL, MaxTTL int
+	RenewFail        bool
+
+	kv     map[string]map[string]any // "<mount>/<path>" -> data
+	issued map[string]time.Time      // token -> login time
+	n      int
 }
 
-func newFakeVault(t testing.TB) *fakeVault {
+func New(t testing.TB) *Server {
 	t.Helper()
-	f := &fakeVault{
-		mounts: map[string]bool{"secret": true},
+	f := &Server{
+		Mounts: map[string]bool{"secret": true},
 		kv:     map[string]map[string]any{},
-		tokens: map[string]time.Time{},
+		Tokens: map[string]time.Time{},
 		issued: map[string]time.Time{},
 	}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -47,16 +60,18 @@ func newFakeVault(t testing.TB) *fakeVault {
 	return f
 }
 
-func (f *fakeVault) put(path string, data map[string]any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// Put stores data at "<mount>/<path>".
+func (f *Server) Put(path string, data map[string]any) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	f.kv[path] = data
 }
 
-func (f *fakeVault) revokeAll() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	clear(f.tokens)
+// RevokeAll expires every token.
+func (f *Server) RevokeAll() {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	clear(f.Tokens)
 }
 
 func reply(w http.ResponseWriter, code int, body any) {
@@ -67,33 +82,33 @@ func reply(w http.ResponseWriter, code int, body any) {
 
 func vaultErrors(msgs ...string) map[string]any { return map[string]any{"errors": msgs} }
 
-// valid reports whether the request's token is live; call with f.mu held.
-func (f *fakeVault) valid(r *http.Request) (string, bool) {
+// valid reports whether the request's token is live; call with f.Mu held.
+func (f *Server) valid(r *http.Request) (string, bool) {
 	tok := r.Header.Get("X-Vault-Token")
-	exp, ok := f.tokens[tok]
+	exp, ok := f.Tokens[tok]
 	return tok, ok && (exp.IsZero() || time.Now().Before(exp))
 }
 
-func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
 	path := strings.TrimPrefix(r.URL.Path, "/v1/")
 	write := r.Method == http.MethodPut || r.Method == http.MethodPost
 	switch {
 	case path == "auth/approle/login" && write:
 		var body map[string]string
 		_ = json.NewDecoder(r.Body).Decode(&body)
-		if f.roleID == "" || body["role_id"] != f.roleID || body["secret_id"] != f.secretID {
+		if f.RoleID == "" || body["role_id"] != f.RoleID || body["secret_id"] != f.SecretID {
 			reply(w, http.StatusBadRequest, vaultErrors("invalid role or secret ID"))
 			return
 		}
-		f.logins.Add(1)
+		f.Logins.Add(1)
 		f.n++
 		tok := "hvs.approle-" + strconv.Itoa(f.n)
-		f.tokens[tok] = time.Now().Add(time.Duration(f.tokenTTL) * time.Second)
+		f.Tokens[tok] = time.Now().Add(time.Duration(f.TokenTTL) * time.Second)
 		f.issued[tok] = time.Now()
 		reply(w, http.StatusOK, map[string]any{"auth": map[string]any{
-			"client_token": tok, "lease_duration": f.tokenTTL, "renewable": true, "policies": []string{"default"},
+			"client_token": tok, "lease_duration": f.TokenTTL, "renewable": true, "policies": []string{"default"},
 		}})
 	case path == "auth/token/lookup-self" && r.Method == http.MethodGet:
 		tok, ok := f.valid(r)
@@ -102,23 +117,23 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ttl := 0
-		if exp := f.tokens[tok]; !exp.IsZero() {
+		if exp := f.Tokens[tok]; !exp.IsZero() {
 			ttl = int(time.Until(exp).Seconds())
 		}
 		reply(w, http.StatusOK, map[string]any{"data": map[string]any{"id": tok, "ttl": ttl, "renewable": ttl > 0}})
 	case path == "auth/token/renew-self" && write:
 		tok, ok := f.valid(r)
-		if !ok || f.renewFail {
+		if !ok || f.RenewFail {
 			reply(w, http.StatusForbidden, vaultErrors("permission denied"))
 			return
 		}
-		f.renewals.Add(1)
-		ttl := f.tokenTTL
-		if f.maxTTL > 0 {
-			left := f.maxTTL - int(time.Since(f.issued[tok]).Seconds())
+		f.Renewals.Add(1)
+		ttl := f.TokenTTL
+		if f.MaxTTL > 0 {
+			left := f.MaxTTL - int(time.Since(f.issued[tok]).Seconds())
 			ttl = max(0, min(ttl, left))
 		}
-		f.tokens[tok] = time.Now().Add(time.Duration(ttl) * time.Second)
+		f.Tokens[tok] = time.Now().Add(time.Duration(ttl) * time.Second)
 		reply(w, http.StatusOK, map[string]any{"auth": map[string]any{"client_token": tok, "lease_duration": ttl, "renewable": true}})
 	case r.Method == http.MethodGet && strings.Contains(path, "/data/"):
 		if _, ok := f.valid(r); !ok {
@@ -127,13 +142,13 @@ func (f *fakeVault) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		mount, rest, _ := strings.Cut(path, "/data/")
 		data, ok := f.kv[mount+"/"+rest]
-		if !f.mounts[mount] || !ok {
+		if !f.Mounts[mount] || !ok {
 			reply(w, http.StatusNotFound, vaultErrors())
 			return
 		}
-		f.reads.Add(1)
+		f.Reads.Add(1)
 		reply(w, http.StatusOK, map[string]any{
-			"request_id": "r", "lease_id": "", "renewable": false, "lease_duration": f.lease,
+			"request_id": "r", "lease_id": "", "renewable": false, "lease_duration": f.Lease,
 			"data": map[string]any{
 				"data":     data,
 				"metadata": map[string]any{"created_time": "2026-01-01T00:00:00Z", "custom_metadata": nil, "deletion_time": "", "destroyed": false, "version": 1},
