@@ -21,9 +21,8 @@ import (
 // stripInternal removes internal metadata keys from calls that did not come
 // from the gateway's own REST front, so a gRPC client cannot claim to be a
 // REST call, another client address or a verified certificate.
-// Every key with the internal prefix goes, not only those a stage reads
-// (policy.InternalKeys); outgoingMetadata strips them again from what
-// backends receive.
+// Every key with the internal prefix goes (policy.StripInternal);
+// outgoingMetadata strips them again from what backends receive.
 func stripInternal(ctx context.Context) context.Context {
 	// One copy of the metadata per call, which also lets every later stage
 	// read keys with policy.IncomingValue (a map lookup) instead of

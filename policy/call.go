@@ -39,10 +39,6 @@ const (
 	KeySignatureFailure = "x-portcullis-signature-failure"
 )
 
-// InternalKeys lists every internal key a stage of the chain reads.
-var InternalKeys = []string{KeyTransport, KeyClientAddr, KeyRoute, KeyHTTPMethod, KeyTLSVersion,
-	KeyClientCertSHA256, KeyClientSPIFFE, KeyClientSubject, KeySignatureKey, KeySignatureFailure}
-
 // Transport names.
 const (
 	TransportGRPC = "grpc"

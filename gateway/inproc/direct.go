@@ -3,7 +3,6 @@ package inproc
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -301,11 +300,9 @@ func (d *Direct) marshalRequest(m any) (mem.BufferSlice, error) {
 	return data, nil
 }
 
-// unmarshalResponse decodes a response message into the caller's reply.
+// unmarshalResponse decodes a response message into the caller's reply
+// (its size was checked when the handler sent it).
 func (d *Direct) unmarshalResponse(data mem.BufferSlice, reply any) error {
-	if n := data.Len(); n > d.maxSend {
-		return status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", n, d.maxSend)
-	}
 	if err := d.client.Unmarshal(data, reply); err != nil {
 		return status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
 	}
@@ -584,14 +581,10 @@ func (c *clientStream) RecvMsg(m any) error {
 	case <-c.st.done:
 		// Messages handed over before the handler returned were received
 		// above; resps is unbuffered, so none is pending now.
-		c.ss.mu.Lock()
-		header, trailer, err := c.ss.header, c.ss.trailer, c.st.err
-		c.ss.mu.Unlock()
-		setCallMetadata(c.opts, header, trailer)
-		if err == nil {
-			return io.EOF
+		if err := c.status(); err != nil {
+			return err
 		}
-		return err
+		return io.EOF
 	case <-c.ctx.Done():
 		return status.FromContextError(c.ctx.Err()).Err()
 	}
@@ -610,12 +603,15 @@ func (c *clientStream) finishSingle() error {
 	case <-c.ctx.Done():
 		return status.FromContextError(c.ctx.Err()).Err()
 	}
+	return c.status()
+}
+
+// status is an ended call's status error (nil for OK), after it sets the
+// grpc.Header and grpc.Trailer call options.
+func (c *clientStream) status() error {
 	c.ss.mu.Lock()
 	header, trailer, err := c.ss.header, c.ss.trailer, c.st.err
 	c.ss.mu.Unlock()
 	setCallMetadata(c.opts, header, trailer)
 	return err
 }
-
-// String names the connection in logs.
-func (d *Direct) String() string { return fmt.Sprintf("inproc.Direct(%s)", directAddr{}) }

@@ -88,7 +88,7 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 	if h.incoming != nil {
 		// Shared with the caller: read it, copy what goes to the backend.
 		in, _ = h.incoming(ctx)
-		out = forwardedCopy(in)
+		out = forwardedCopy(in, len(in))
 	} else {
 		in, _ = metadata.FromIncomingContext(ctx) // a private copy
 		out = forwardedMetadata(in)

@@ -47,19 +47,13 @@ func forwardedMetadata(md metadata.MD) metadata.MD {
 	if drop == 0 {
 		return md
 	}
-	out := make(metadata.MD, len(md)-drop)
-	for k, v := range md {
-		if forwardable(k) {
-			out[k] = v
-		}
-	}
-	return out
+	return forwardedCopy(md, len(md)-drop)
 }
 
-// forwardedCopy is forwardedMetadata that always returns a new map, for
-// metadata the caller shares (WithIncomingMetadata).
-func forwardedCopy(md metadata.MD) metadata.MD {
-	out := make(metadata.MD, len(md))
+// forwardedCopy is forwardedMetadata that always returns a new map (sized
+// for n keys), for metadata the caller shares (WithIncomingMetadata).
+func forwardedCopy(md metadata.MD, n int) metadata.MD {
+	out := make(metadata.MD, n)
 	for k, v := range md {
 		if forwardable(k) {
 			out[k] = v
