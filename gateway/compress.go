@@ -1,31 +1,37 @@
 package gateway
 
 import (
-	"context"
-	"sync/atomic"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // registers the gzip compressor
-	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
+
+	"github.com/portcullis/portcullis/gateway/proxy"
 )
 
 // Compressed messages. The gateway accepts gzip-compressed messages (the
-// encoding grpc-go ships) and forwards them transparently: grpc-go
-// decompresses on receive and the proxy sends on with the client's
-// encoding, so backends receive what the client sent. Two bounds hold for
-// a compression bomb:
+// encoding grpc-go ships) and forwards them transparently: the gRPC server
+// decompresses requests with requestGzip and the proxy sends them on with
+// the client's encoding, so backends receive what the client sent. Two
+// bounds hold for a compression bomb:
 //
 //   - size: the per-route and per-method limits apply to the decompressed
-//     message, and grpc-go stops inflating one byte past the server's
-//     receive limit (ResourceExhausted "… larger than max …");
+//     message, and inflating stops one byte past the server's receive limit
+//     (grpc-go then refuses the message: ResourceExhausted "… larger than
+//     max …");
 //   - ratio: a request message that expands more than maxExpansion times
 //     its compressed size, once past expansionFloor bytes, is refused with
 //     ResourceExhausted "request message expands too far when
-//     decompressed" before it is forwarded (an expansionStats handler sees
-//     both sizes; the size-limit stage refuses the message).
+//     decompressed" before it is forwarded: inflating stops where it
+//     crosses the ratio, and the stages that receive messages refuse it.
 //
-// The REST front refuses compressed bodies (415).
+// Responses from backends are decompressed by grpc-go's registered gzip,
+// bounded by the route's response limit only. The REST front refuses
+// compressed bodies (415).
 const (
 	maxExpansion   = 512
 	expansionFloor = 1 << 20
@@ -33,36 +39,77 @@ const (
 
 var errExpanded = status.Error(codes.ResourceExhausted, "request message expands too far when decompressed")
 
-// expansionStats is the gRPC server's stats handler: it flags the calls
-// that received a message over the expansion ratio. It keeps no other
-// state and does nothing for uncompressed messages.
-type expansionStats struct{}
-
-type expansionKey struct{}
-
-// expansion is one call's flag, set by HandleRPC in the receive path
-// before RecvMsg returns the message.
-type expansion struct{ over atomic.Bool }
-
-func (expansionStats) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context {
-	return context.WithValue(ctx, expansionKey{}, &expansion{})
+// requestGzip is the gRPC server's decompressor of gzip requests
+// (grpc.RPCDecompressor, which grpc-go uses instead of the registered
+// compressor for messages of that encoding). It inflates like grpc-go's
+// own, and also checks the expansion ratio while inflating.
+//
+// A refusal cannot be an error: grpc-go turns a decompressor's error into
+// Internal, which it writes itself. A message over the ratio decompresses
+// instead to expandedMessage, which no client can send (it is told apart
+// by its address, not its content) and which every stage that receives
+// messages refuses with errExpanded (overExpanded). That costs nothing on
+// uncompressed calls, unlike a stats handler seeing both sizes, which made
+// grpc-go build about twenty stats events for every call.
+type requestGzip struct {
+	max     int       // the server's receive limit
+	readers sync.Pool // *gzip.Reader
 }
 
-func (expansionStats) HandleRPC(ctx context.Context, s stats.RPCStats) {
-	p, ok := s.(*stats.InPayload)
-	if !ok || p.CompressedLength == 0 || p.Length <= expansionFloor || p.Length <= maxExpansion*p.CompressedLength {
-		return
+// expandedMessage is what requestGzip returns for a message over the ratio.
+var expandedMessage = make([]byte, 1)
+
+func (*requestGzip) Type() string { return "gzip" }
+
+// Do inflates one message: at most max+1 bytes (grpc-go refuses a message
+// over max), or expandedMessage as soon as the output crosses the ratio. r
+// is grpc-go's reader of the compressed message, which knows its length.
+func (d *requestGzip) Do(r io.Reader) ([]byte, error) {
+	var compressed int
+	if rr, ok := r.(interface{ Remaining() int }); ok {
+		compressed = rr.Remaining()
+	} else { // not grpc-go's: read the compressed message to learn its length
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, err
+		}
+		compressed, r = len(b), bytes.NewReader(b)
 	}
-	if e, ok := ctx.Value(expansionKey{}).(*expansion); ok {
-		e.over.Store(true)
+	z, _ := d.readers.Get().(*gzip.Reader)
+	var err error
+	if z == nil {
+		z, err = gzip.NewReader(r)
+	} else {
+		err = z.Reset(r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer d.readers.Put(z)
+	limit := d.max + 1
+	out := make([]byte, 0, min(limit, max(512, 4*compressed)))
+	for {
+		if len(out) == cap(out) {
+			out = append(out, 0)[:len(out)] // grow
+		}
+		n, err := z.Read(out[len(out):min(cap(out), limit)])
+		out = out[:len(out)+n]
+		if len(out) > expansionFloor && len(out) > maxExpansion*compressed {
+			return expandedMessage, nil
+		}
+		switch {
+		case len(out) == limit:
+			return out, nil // over max: grpc-go refuses it
+		case err == io.EOF:
+			return out, nil
+		case err != nil:
+			return nil, err
+		}
 	}
 }
 
-func (expansionStats) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
-func (expansionStats) HandleConn(context.Context, stats.ConnStats)                       {}
-
-// overExpanded reports whether the call received a message over the ratio.
-func overExpanded(ctx context.Context) bool {
-	e, ok := ctx.Value(expansionKey{}).(*expansion)
-	return ok && e.over.Load()
+// overExpanded reports whether f is the message requestGzip returns for one
+// over the expansion ratio.
+func overExpanded(f *proxy.Frame) bool {
+	return f.Len() == 1 && &f.Bytes()[0] == &expandedMessage[0]
 }

@@ -113,7 +113,7 @@ func recvFirst(ss grpc.ServerStream, limit int) (first *proxy.Frame, eof, refuse
 	switch {
 	case err != nil && !errors.Is(err, io.EOF):
 		return nil, nil, err
-	case err == nil && overExpanded(ss.Context()):
+	case err == nil && overExpanded(first):
 		first.Reset()
 		return nil, nil, errExpanded
 	case err == nil && overLimit(first, limit):

@@ -304,8 +304,12 @@ func (g *Gateway) buildGRPC() {
 		grpc.MaxRecvMsgSize(g.maxRequestBytes()),
 		grpc.MaxSendMsgSize(config.MaxMessageBytes),
 		grpc.MaxHeaderListSize(64<<10),
-		grpc.InTapHandle(limitMetadata),     // metadata entry and value limits, before a stream exists
-		grpc.StatsHandler(expansionStats{}), // compression ratio of request messages (compress.go)
+		grpc.InTapHandle(limitMetadata), // metadata entry and value limits, before a stream exists
+		// Inflates gzip requests within the receive limit and the
+		// expansion ratio (compress.go). Deprecated in grpc-go in favour of
+		// registered compressors, which are process-wide (they would hold
+		// backends' responses to the ratio too); supported throughout 1.x.
+		grpc.RPCDecompressor(&requestGzip{max: g.maxRequestBytes()}), //nolint:staticcheck // see above
 		grpc.MaxConcurrentStreams(1024),
 		// Calls run on long-lived worker goroutines (a new goroutine only
 		// when all are busy): a fresh goroutine's stack grew by copying,

@@ -138,11 +138,16 @@ func (s *sizeLimitedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if f, ok := m.(*proxy.Frame); ok && f.Len() > s.limit {
-		return errTooLarge
-	}
-	if overExpanded(s.Context()) {
+	f, ok := m.(*proxy.Frame)
+	switch {
+	case !ok:
+		return nil
+	case overExpanded(f):
+		f.Reset()
 		return errExpanded
+	case f.Len() > s.limit:
+		f.Reset()
+		return errTooLarge
 	}
 	return nil
 }

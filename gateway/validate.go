@@ -208,11 +208,12 @@ func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if overExpanded(s.Context()) {
-		return errExpanded
-	}
 	switch v := m.(type) {
 	case *proxy.Frame:
+		if overExpanded(v) {
+			v.Reset()
+			return errExpanded
+		}
 		if overLimit(v, s.limit) {
 			v.Reset()
 			return errTooLarge
