@@ -292,8 +292,9 @@ func (g *Gateway) buildGRPC() {
 	if g.grpcTLS != nil {
 		network = credentials.NewTLS(g.grpcTLS.TLSConfig())
 	}
-	g.forward = g.countUpstream(proxy.Handler(&router{routes: g.routes, pool: g.pool}, proxy.WithOutgoingMetadata(g.outgoingMetadata),
-		proxy.WithSingleRequest(singleRequest), proxy.WithIncomingMetadata(policy.Incoming)))
+	rt := &router{routes: g.routes, pool: g.pool}
+	g.forward = g.countUpstream(proxy.Handler(rt, proxy.WithOutgoingMetadata(g.outgoingMetadata),
+		proxy.WithSingleRequest(singleRequest), proxy.WithIncomingMetadata(policy.Incoming), proxy.WithDefaultTimeout(rt.timeout)))
 	g.streamChain = chainStreams(g.stream)
 	g.grpcServer = grpc.NewServer(
 		grpc.Creds(inproc.NewCredentials(network)),

@@ -51,13 +51,6 @@ func (r *router) Connect(ctx context.Context, fullMethod string) (context.Contex
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, has := ctx.Deadline(); !has && rt.Timeout > 0 {
-		// The child context is cancelled with its parent (the call's stream
-		// context) when the call ends, which also stops its timer.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, rt.Timeout)
-		_ = cancel
-	}
 	if rt.opts == nil {
 		return ctx, cc, nil
 	}
@@ -111,6 +104,16 @@ func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 			delete(md, requestid.TraceStateKey)
 		}
 	}
+}
+
+// timeout is the route's deadline for calls whose client sent none (the
+// proxy's WithDefaultTimeout).
+func (r *router) timeout(fullMethod string) time.Duration {
+	svc, _ := policy.SplitMethod(fullMethod)
+	if rt, ok := r.routes[svc]; ok {
+		return rt.Timeout
+	}
+	return 0
 }
 
 // singleRequest reports whether the call's method, as resolution found it

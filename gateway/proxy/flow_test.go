@@ -251,3 +251,50 @@ func TestHandlerCompression(t *testing.T) {
 		})
 	}
 }
+
+// TestHandlerDefaultTimeout: a call whose client sent no deadline reaches
+// the backend with WithDefaultTimeout's, and ends when it passes; a
+// client's deadline is kept as it is, even a longer one; a method given 0
+// gets none.
+func TestHandlerDefaultTimeout(t *testing.T) {
+	const def = 200 * time.Millisecond
+	e := newEnv(t, envConfig{handlerOpts: []proxy.Option{proxy.WithDefaultTimeout(func(fullMethod string) time.Duration {
+		if fullMethod == "/grpc.testing.TestService/EmptyCall" {
+			return 0
+		}
+		return def
+	})}})
+
+	start := time.Now()
+	// No deadline; cancelled after 3s should the default not apply.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	time.AfterFunc(3*time.Second, stop)
+	ctx = metadata.AppendToOutgoingContext(ctx, behaviorKey, behaviorBlock)
+	_, err := e.client.UnaryCall(ctx, &testpb.SimpleRequest{})
+	if got := status.Code(err); got != codes.DeadlineExceeded {
+		t.Fatalf("UnaryCall(no deadline) = %v, want DeadlineExceeded after the default timeout", err)
+	}
+	<-e.backend.done
+	c := e.backend.lastCall(t)
+	if !c.hasDeadline || c.deadline.Before(start.Add(def-50*time.Millisecond)) || c.deadline.After(start.Add(def+time.Second)) {
+		t.Errorf("backend deadline = %v (set %v), want about %v after the call started", c.deadline.Sub(start), c.hasDeadline, def)
+	}
+
+	long, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	clientDeadline, _ := long.Deadline()
+	if _, err := e.client.UnaryCall(long, &testpb.SimpleRequest{}); err != nil {
+		t.Fatalf("UnaryCall(5s deadline) = %v", err)
+	}
+	if c := e.backend.lastCall(t); !c.hasDeadline || c.deadline.Before(clientDeadline.Add(-time.Second)) {
+		t.Errorf("backend deadline = %v before the client's, want the client's (not the default)", clientDeadline.Sub(c.deadline))
+	}
+
+	if _, err := e.client.EmptyCall(context.Background(), &testpb.Empty{}); err != nil {
+		t.Fatalf("EmptyCall() = %v", err)
+	}
+	if c := e.backend.lastCall(t); c.hasDeadline {
+		t.Errorf("EmptyCall reached the backend with a deadline (%v), want none (timeout 0)", time.Until(c.deadline))
+	}
+}

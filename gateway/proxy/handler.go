@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"io"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -59,16 +60,31 @@ func Handler(director Director, opts ...Option) grpc.StreamHandler {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing, singleRequest: o.singleRequest, incoming: o.incoming}
+	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing, singleRequest: o.singleRequest,
+		incoming: o.incoming, defaultTimeout: o.defaultTimeout}
 	// The codec goes last so no user option can replace it.
 	h.callOptions = append(append([]grpc.CallOption{}, o.callOptions...), grpc.ForceCodecV2(Codec{}))
 	return h.handle
+}
+
+// callContext derives the backend call's context from the client's: with
+// the default timeout when the client sent no deadline.
+func (h *handler) callContext(parent context.Context, fullMethod string) (context.Context, context.CancelFunc) {
+	if h.defaultTimeout != nil {
+		if _, has := parent.Deadline(); !has {
+			if d := h.defaultTimeout(fullMethod); d > 0 {
+				return context.WithTimeout(parent, d)
+			}
+		}
+	}
+	return context.WithCancel(parent)
 }
 
 type handler struct {
 	outgoing           func(context.Context, metadata.MD)
 	singleRequest      func(ctx context.Context, fullMethod string) bool
 	incoming           func(ctx context.Context) (metadata.MD, bool)
+	defaultTimeout     func(fullMethod string) time.Duration
 	director           Director
 	compressionMatches bool
 	callOptions        []grpc.CallOption // user options, then the codec
@@ -82,7 +98,7 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 	// ss.Context() carries the client's deadline and cancellation to the
 	// backend call; cancel also ends that call as soon as we return or the
 	// request pump fails (grpc-go cancels ss.Context() only after return).
-	ctx, cancel := context.WithCancel(ss.Context())
+	ctx, cancel := h.callContext(ss.Context(), fullMethod)
 	defer cancel()
 	var in, out metadata.MD
 	if h.incoming != nil {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -16,6 +17,7 @@ type options struct {
 	outgoing           func(ctx context.Context, md metadata.MD)
 	singleRequest      func(ctx context.Context, fullMethod string) bool
 	incoming           func(ctx context.Context) (metadata.MD, bool)
+	defaultTimeout     func(fullMethod string) time.Duration
 	callOptions        []grpc.CallOption
 	compressionMatches bool
 }
@@ -99,6 +101,15 @@ func WithDialOptions(opts ...grpc.DialOption) PoolOption {
 // Default: none. f is called concurrently.
 func WithOutgoingMetadata(f func(ctx context.Context, md metadata.MD)) Option {
 	return func(o *options) { o.outgoing = f }
+}
+
+// WithDefaultTimeout sets the deadline of backend calls whose client sent
+// none: f returns the timeout for a full method name, 0 for none. The
+// Handler derives the backend call's context once, with the timeout (a
+// Director could add one too, at the cost of a second context and its
+// registration with the first). Default: none. f is called concurrently.
+func WithDefaultTimeout(f func(fullMethod string) time.Duration) Option {
+	return func(o *options) { o.defaultTimeout = f }
 }
 
 // WithSingleRequest tells the Handler which calls carry exactly one request
