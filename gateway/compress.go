@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -31,7 +32,8 @@ import (
 //
 // Responses from backends are decompressed by grpc-go's registered gzip,
 // bounded by the route's response limit only. The REST front refuses
-// compressed bodies (415).
+// compressed bodies (415). The gateway's own services (health,
+// reflection) cannot parse the marker message and answer Internal.
 const (
 	maxExpansion   = 512
 	expansionFloor = 1 << 20
@@ -87,14 +89,20 @@ func (d *requestGzip) Do(r io.Reader) ([]byte, error) {
 	}
 	defer d.readers.Put(z)
 	limit := d.max + 1
-	out := make([]byte, 0, min(limit, max(512, 4*compressed)))
+	out := make([]byte, 0, min(limit, max(512, compressed)))
 	for {
 		if len(out) == cap(out) {
-			out = append(out, 0)[:len(out)] // grow
+			// Double: the copies add up to at most the output's size.
+			out = slices.Grow(out, min(len(out), limit-len(out)))
 		}
 		n, err := z.Read(out[len(out):min(cap(out), limit)])
 		out = out[:len(out)+n]
 		if len(out) > expansionFloor && len(out) > maxExpansion*compressed {
+			// grpc-go releases the compressed message's buffers only when
+			// decompression fails or the output is over the limit.
+			if c, ok := r.(io.Closer); ok {
+				_ = c.Close()
+			}
 			return expandedMessage, nil
 		}
 		switch {

@@ -3,11 +3,14 @@ package gateway
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"runtime"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/mem"
 
 	"github.com/portcullis/portcullis/gateway/proxy"
@@ -98,12 +101,12 @@ func TestRequestGzip(t *testing.T) {
 // to the receive limit: Do stops where the output crosses the ratio.
 func TestRequestGzipStopsAtRatio(t *testing.T) {
 	z := gzipped(t, make([]byte, 256<<20)) // about 250 KiB
-	r := mem.BufferSlice{mem.SliceBuffer(z)}.Reader()
+	r := &closingReader{Reader: bytes.NewReader(z)}
 	out, err := (&requestGzip{max: 512 << 20}).Do(r)
 	if err != nil || len(out) != 1 || &out[0] != &expandedMessage[0] {
 		t.Fatalf("Do(256 MiB of zeros) = %d bytes, %v, want expandedMessage", len(out), err)
 	}
-	if left := r.Remaining(); left < len(z)/2 {
+	if left := r.Len(); left < len(z)/2 {
 		t.Errorf("Do read %d of %d compressed bytes, want it to stop early", len(z)-left, len(z))
 	}
 }
@@ -128,5 +131,82 @@ func TestOverExpandedIsTheMarker(t *testing.T) {
 		if overExpanded(proxy.NewFrame(b)) {
 			t.Errorf("overExpanded(%v) = true, want false", b)
 		}
+	}
+}
+
+// closingReader is grpc-go's reader as Do sees it: it knows its length and
+// is closed to release the message's buffers.
+type closingReader struct {
+	*bytes.Reader
+	closed bool
+}
+
+func (c *closingReader) Remaining() int { return c.Len() }
+func (c *closingReader) Close() error   { c.closed = true; return nil }
+
+// TestRequestGzipReleasesOnRefusal: stopping at the ratio, Do closes the
+// reader itself (grpc-go releases the compressed buffers only on its own
+// error paths, not for a message it is handed back).
+func TestRequestGzipReleasesOnRefusal(t *testing.T) {
+	r := &closingReader{Reader: bytes.NewReader(gzipped(t, make([]byte, 8<<20)))}
+	if out, err := (&requestGzip{max: 16 << 20}).Do(r); err != nil || len(out) != 1 || &out[0] != &expandedMessage[0] {
+		t.Fatalf("Do(8 MiB of zeros) = %d bytes, %v, want expandedMessage", len(out), err)
+	}
+	if !r.closed {
+		t.Error("reader not closed after the refusal: its buffers never return to grpc-go's pool")
+	}
+}
+
+// TestRequestGzipAllocation: inflating allocates about twice the output
+// at most (the buffer doubles), not a copy per small growth step.
+func TestRequestGzipAllocation(t *testing.T) {
+	random := make([]byte, 4<<20)
+	_, _ = rand.Read(random)
+	text := []byte(hex.EncodeToString(random)) // 8 MiB, ratio about 2
+	z := gzipped(t, text)
+	d := &requestGzip{max: 16 << 20}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, err := d.Do(mem.BufferSlice{mem.SliceBuffer(z)}.Reader())
+	runtime.ReadMemStats(&after)
+	if err != nil || len(out) != len(text) {
+		t.Fatalf("Do() = %d bytes, %v", len(out), err)
+	}
+	// The gzip reader's own state (first use) is well under 1 MiB.
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(3*len(text)) {
+		t.Errorf("Do allocated %d MiB for %d MiB of output, want at most 3x", got>>20, len(text)>>20)
+	}
+}
+
+// plainStream is a ServerStream whose RecvMsg delivers one frame.
+type plainStream struct {
+	grpc.ServerStream
+	data []byte
+}
+
+func (s *plainStream) Context() context.Context { return context.Background() }
+func (s *plainStream) RecvMsg(m any) error {
+	*m.(*proxy.Frame) = *proxy.NewFrame(s.data)
+	return nil
+}
+
+// TestLimitStreamRefusesExpandedWithoutLimit: a route without a message
+// limit (possible for a Gateway built in code) still refuses a message
+// over the expansion ratio instead of forwarding the marker.
+func TestLimitStreamRefusesExpandedWithoutLimit(t *testing.T) {
+	routes := map[string]*Route{"pkg.Svc": {Service: "pkg.Svc"}}
+	var got error
+	h := func(_ any, ss grpc.ServerStream) error {
+		got = ss.RecvMsg(&proxy.Frame{})
+		return got
+	}
+	info := &grpc.StreamServerInfo{FullMethod: "/pkg.Svc/M"}
+	_ = limitStream(routes)(nil, &plainStream{data: expandedMessage}, info, h)
+	if got != errExpanded {
+		t.Errorf("RecvMsg(marker) through a route without a limit = %v, want errExpanded", got)
+	}
+	_ = limitStream(routes)(nil, &plainStream{data: []byte{0}}, info, h)
+	if got != nil {
+		t.Errorf("RecvMsg(an ordinary 1-byte message) = %v, want nil", got)
 	}
 }

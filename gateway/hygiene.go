@@ -83,17 +83,16 @@ func denyStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.
 }
 
 // limitStream enforces the per-message request size: the smaller of the
-// route's limit and the method policy's max_request_bytes. grpc-go's
+// route's limit and the method policy's max_request_bytes, and refuses
+// messages over the expansion ratio (compress.go). grpc-go's
 // server-wide MaxRecvMsgSize (the largest route limit) already bounds the
 // memory a message can take before this check runs.
 func limitStream(routes map[string]*Route) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		m, _ := resolve.FromContext(ss.Context())
-		limit := messageLimit(routes, info.FullMethod, m)
-		if limit <= 0 {
-			return h(srv, ss)
-		}
-		return h(srv, &sizeLimitedStream{ServerStream: ss, limit: limit})
+		// Wrapped even without a limit (a route built in code may have
+		// none): the stream refuses a message over the expansion ratio.
+		return h(srv, &sizeLimitedStream{ServerStream: ss, limit: messageLimit(routes, info.FullMethod, m)})
 	}
 }
 
@@ -145,7 +144,7 @@ func (s *sizeLimitedStream) RecvMsg(m any) error {
 	case overExpanded(f):
 		f.Reset()
 		return errExpanded
-	case f.Len() > s.limit:
+	case overLimit(f, s.limit):
 		f.Reset()
 		return errTooLarge
 	}
