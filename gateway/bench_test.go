@@ -3,8 +3,10 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,8 +28,8 @@ import (
 // difference.
 func BenchmarkPing(b *testing.B) {
 	backend := startBankB(b)
-	gwAddr := startBenchGateway(b, backend, "")
-	auditAddr := startBenchGateway(b, backend, "audit:\n  file: {dir: audit}\n")
+	gwAddr, _ := startBenchGateway(b, backend, "")
+	auditAddr, _ := startBenchGateway(b, backend, "audit:\n  file: {dir: audit}\n")
 	floor := startFloor(b, backend)
 	for _, target := range []struct{ name, addr string }{{"direct", backend}, {"proxy-only", floor}, {"gateway", gwAddr}, {"gateway+audit", auditAddr}} {
 		b.Run(target.name, func(b *testing.B) {
@@ -49,8 +51,8 @@ func BenchmarkPing(b *testing.B) {
 // contention) appear here and not in the sequential benchmark.
 func BenchmarkPingParallel(b *testing.B) {
 	backend := startBankB(b)
-	gwAddr := startBenchGateway(b, backend, "")
-	auditAddr := startBenchGateway(b, backend, "audit:\n  file: {dir: audit}\n")
+	gwAddr, _ := startBenchGateway(b, backend, "")
+	auditAddr, _ := startBenchGateway(b, backend, "audit:\n  file: {dir: audit}\n")
 	floor := startFloor(b, backend)
 	for _, target := range []struct{ name, addr string }{{"proxy-only", floor}, {"gateway", gwAddr}, {"gateway+audit", auditAddr}} {
 		b.Run(target.name, func(b *testing.B) {
@@ -69,6 +71,35 @@ func BenchmarkPingParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkPingRESTParallel is BenchmarkPingParallel's gateway case over
+// REST: GET /v1/ping from 32 HTTP/1.1 keep-alive connections, as the
+// end-to-end harness's REST load. Its difference from the gRPC case is the
+// REST front's cost (HTTP/1.1, routing, JSON, the in-process hop).
+func BenchmarkPingRESTParallel(b *testing.B) {
+	_, httpAddr := startBenchGateway(b, startBankB(b), "")
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	b.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	url := "http://" + httpAddr + "/v1/ping"
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("GET /v1/ping = %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
 // benchClient returns a bank client of addr over one plaintext connection,
 // closed when b ends.
 func benchClient(b *testing.B, addr string) bankv1.BankServiceClient {
@@ -82,11 +113,12 @@ func benchClient(b *testing.B, addr string) bankv1.BankServiceClient {
 }
 
 // startBenchGateway starts an in-process gateway (plaintext loopback, rate
-// limits in shadow so the load is never refused) with extra config.
-func startBenchGateway(b *testing.B, backend, extra string) string {
+// limits in shadow so the load is never refused) with extra config, and
+// returns its gRPC and REST addresses.
+func startBenchGateway(b *testing.B, backend, extra string) (grpcAddr, httpAddr string) {
 	b.Helper()
 	dir := b.TempDir()
-	text := fmt.Sprintf("listeners:\n  grpc: {address: 127.0.0.1:0, plaintext: true}\nroutes:\n  - {service: examples.bank.v1.BankService, backend: %q, plaintext: true}\nrate_limits: {shadow: true}\n", backend) + extra
+	text := fmt.Sprintf("listeners:\n  grpc: {address: 127.0.0.1:0, plaintext: true}\n  http: {address: 127.0.0.1:0, plaintext: true}\nroutes:\n  - {service: examples.bank.v1.BankService, backend: %q, plaintext: true}\nrate_limits: {shadow: true}\n", backend) + extra
 	path := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		b.Fatal(err)
@@ -107,7 +139,7 @@ func startBenchGateway(b *testing.B, backend, extra string) string {
 		defer cancel()
 		_ = gw.Shutdown(ctx)
 	})
-	return gw.Addr("grpc").String()
+	return gw.Addr("grpc").String(), gw.Addr("http").String()
 }
 
 func startBankB(b *testing.B) string {

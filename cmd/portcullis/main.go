@@ -105,15 +105,15 @@ func runServe(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// applyRuntime applies the runtime block (garbage collector target, memory
-// limit) to this process and logs what is in force.
+// applyRuntime applies the runtime block (garbage collector target and
+// heap floor, memory limit) to this process and logs what is in force.
 func applyRuntime(r config.Runtime, log *slog.Logger) {
-	gc, limit := config.ApplyRuntime(r)
-	if limit == math.MaxInt64 {
-		log.Info("go runtime", "gc_percent", gc, "memory_limit_bytes", "none")
-		return
+	s := config.ApplyRuntime(r)
+	var limit any = s.MemoryLimit
+	if s.MemoryLimit == math.MaxInt64 {
+		limit = "none"
 	}
-	log.Info("go runtime", "gc_percent", gc, "memory_limit_bytes", limit)
+	log.Info("go runtime", "gc_percent", s.GCPercent, "memory_limit_bytes", limit, "gc_min_heap_bytes", s.MinHeapBytes)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -55,15 +55,16 @@ func TestApplyRuntimeContainerLimit(t *testing.T) {
 	container := func() (int64, bool) { return 1000 << 20, true }
 
 	t.Setenv("GOMEMLIMIT", "")
-	if _, got := applyRuntime(Runtime{}, container); got != 900<<20 {
+	if got := applyRuntime(Runtime{}, container).MemoryLimit; got != 900<<20 {
 		t.Errorf("soft limit = %d, want 90%% of the container's (%d)", got, 900<<20)
 	}
-	if _, got := applyRuntime(Runtime{MemoryLimitBytes: 64 << 20}, container); got != 64<<20 {
+	if got := applyRuntime(Runtime{MemoryLimitBytes: 64 << 20}, container).MemoryLimit; got != 64<<20 {
 		t.Errorf("configured limit = %d, want it to win", got)
 	}
 	debug.SetMemoryLimit(limit)
 	t.Setenv("GOMEMLIMIT", "123MiB")
-	if _, got := applyRuntime(Runtime{}, container); got != limit {
+	if got := applyRuntime(Runtime{}, container).MemoryLimit; got != limit {
 		t.Errorf("with GOMEMLIMIT set, limit = %d, want the runtime's own (%d)", got, limit)
 	}
+	applyRuntime(Runtime{GCMinHeapBytes: -1}, container) // no heap floor left running
 }

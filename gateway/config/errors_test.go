@@ -66,6 +66,8 @@ func TestParseErrors(t *testing.T) {
 		{"gc percent too low", with("runtime:", "  gc_percent: 10"), `config: gateway.yaml:6: runtime.gc_percent: must be 0 (default), -1 (off, with a memory limit) or 25..10000, got 10`},
 		{"gc percent too high", with("runtime:", "  gc_percent: 20000"), `config: gateway.yaml:6: runtime.gc_percent: must be 0 (default), -1 (off, with a memory limit) or 25..10000, got 20000`},
 		{"memory limit too small", with("runtime:", "  memory_limit_bytes: 1048576"), `config: gateway.yaml:6: runtime.memory_limit_bytes: must be 0 (none) or at least 16 MiB (16777216), got 1048576`},
+		{"min heap too small", with("runtime:", "  gc_min_heap_bytes: 4096"), `config: gateway.yaml:6: runtime.gc_min_heap_bytes: must be 0 (default), -1 (none) or 4 MiB..16 GiB (4194304..17179869184), got 4096`},
+		{"min heap over half the memory limit", with("runtime:", "  memory_limit_bytes: 67108864", "  gc_min_heap_bytes: 33554433"), `config: gateway.yaml:7: runtime.gc_min_heap_bytes: must be at most half of runtime.memory_limit_bytes (67108864), got 33554433`},
 
 		// Missing required keys.
 		{"empty document", "", `config: gateway.yaml:1: listeners.grpc: required`},

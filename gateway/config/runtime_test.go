@@ -1,18 +1,24 @@
 package config_test
 
 import (
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/gateway/config"
 )
 
-// restoreRuntime puts back the process's GC target and memory limit.
+// restoreRuntime puts back the process's GC target and memory limit, with
+// no heap floor.
 func restoreRuntime(t *testing.T) {
 	gc := debug.SetGCPercent(100)
 	limit := debug.SetMemoryLimit(-1)
 	debug.SetGCPercent(gc)
 	t.Cleanup(func() {
+		config.ApplyRuntime(config.Runtime{GCMinHeapBytes: -1, MemoryLimitBytes: limit})
 		debug.SetGCPercent(gc)
 		debug.SetMemoryLimit(limit)
 	})
@@ -26,9 +32,11 @@ func TestApplyRuntime(t *testing.T) {
 		wantGC    int
 		wantLimit int64 // 0: unchanged
 	}{
-		{"default", config.Runtime{}, "", config.DefaultGCPercent, 0},
-		{"GOGC wins over the default", config.Runtime{}, "150", 150, 0},
-		{"config wins over GOGC", config.Runtime{GCPercent: 200}, "150", 200, 0},
+		// No heap floor (TestApplyRuntimeMinHeap), which would raise the
+		// target of this small test process.
+		{"default", config.Runtime{GCMinHeapBytes: -1}, "", config.DefaultGCPercent, 0},
+		{"GOGC wins over the default", config.Runtime{GCMinHeapBytes: -1}, "150", 150, 0},
+		{"config wins over GOGC", config.Runtime{GCPercent: 200, GCMinHeapBytes: -1}, "150", 200, 0},
 		{"memory limit", config.Runtime{GCPercent: -1, MemoryLimitBytes: 64 << 20}, "", -1, 64 << 20},
 	}
 	for _, tc := range cases {
@@ -44,7 +52,8 @@ func TestApplyRuntime(t *testing.T) {
 				t.Setenv("GOGC", "")
 			}
 			before := debug.SetMemoryLimit(-1)
-			gc, limit := config.ApplyRuntime(tc.r)
+			in := config.ApplyRuntime(tc.r)
+			gc, limit := in.GCPercent, in.MemoryLimit
 			if gc != tc.wantGC {
 				t.Errorf("gc_percent in force = %d, want %d", gc, tc.wantGC)
 			}
@@ -60,4 +69,89 @@ func TestApplyRuntime(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestApplyRuntimeMinHeap: the heap floor is the default, a quarter of a
+// smaller soft limit, the configured size, or none; with one, after a
+// collection the collector's heap goal is at least the floor while the
+// live heap is small, and back to gc_percent's once the live heap is past
+// half of it.
+func TestApplyRuntimeMinHeap(t *testing.T) {
+	cases := []struct {
+		name   string
+		r      config.Runtime
+		limit  int64 // GOMEMLIMIT, in MiB
+		wantMB int64
+	}{
+		{"default", config.Runtime{}, 1024, config.DefaultGCMinHeapBytes >> 20},
+		{"a quarter of a smaller limit", config.Runtime{}, 128, 32},
+		{"configured", config.Runtime{GCMinHeapBytes: 96 << 20}, 1024, 96},
+		{"none", config.Runtime{GCMinHeapBytes: -1}, 1024, 0},
+		{"none with the collector off", config.Runtime{GCPercent: -1, MemoryLimitBytes: 512 << 20}, 1024, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			restoreRuntime(t)
+			t.Setenv("GOGC", "")
+			t.Setenv("GOMEMLIMIT", strconv.FormatInt(tc.limit, 10)+"MiB")
+			debug.SetMemoryLimit(tc.limit << 20) // what the runtime read from GOMEMLIMIT at start
+			in := config.ApplyRuntime(tc.r)
+			if in.MinHeapBytes != tc.wantMB<<20 {
+				t.Fatalf("heap floor = %d bytes, want %d MiB", in.MinHeapBytes, tc.wantMB)
+			}
+			if tc.wantMB == 0 {
+				runtime.GC()
+				if got := int(readMetric("/gc/gogc:percent")); got != in.GCPercent {
+					t.Errorf("GC target = %d, want %d (no floor)", got, in.GCPercent)
+				}
+				return
+			}
+			// The target follows each collection (a cleanup, run soon after).
+			goal := waitGoal(t, uint64(in.MinHeapBytes))
+			if goal < uint64(in.MinHeapBytes) {
+				t.Errorf("heap goal = %d MiB, want at least the %d MiB floor", goal>>20, tc.wantMB)
+			}
+			// While the target is raised, the soft limit caps the overshoot.
+			if got := debug.SetMemoryLimit(-1); got > 2*in.MinHeapBytes {
+				t.Errorf("memory limit with the target raised = %d MiB, want at most twice the floor (%d MiB)", got>>20, 2*tc.wantMB)
+			}
+			// A live heap past half of the floor collects at gc_percent.
+			live := make([][]byte, 0, 64)
+			for range int(tc.wantMB) * 6 / 10 {
+				live = append(live, make([]byte, 1<<20))
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for readMetric("/gc/gogc:percent") != uint64(in.GCPercent) && time.Now().Before(deadline) {
+				runtime.GC()
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := readMetric("/gc/gogc:percent"); got != uint64(in.GCPercent) {
+				t.Errorf("GC target with %d MiB live = %d, want gc_percent's %d", len(live), got, in.GCPercent)
+			}
+			if got := debug.SetMemoryLimit(-1); got != in.MemoryLimit {
+				t.Errorf("memory limit with %d MiB live = %d, want the configured %d back", len(live), got, in.MemoryLimit)
+			}
+			runtime.KeepAlive(live)
+		})
+	}
+}
+
+// waitGoal collects until the heap goal reaches want (the floor's cleanup
+// runs after a collection), for at most 5s, and returns the last goal.
+func waitGoal(t *testing.T, want uint64) uint64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+		if goal := readMetric("/gc/heap/goal:bytes"); goal >= want || time.Now().After(deadline) {
+			return goal
+		}
+	}
+}
+
+func readMetric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

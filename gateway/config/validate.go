@@ -278,4 +278,10 @@ func (v *validator) runtime(r Runtime) {
 	if r.MemoryLimitBytes != 0 && r.MemoryLimitBytes < 16<<20 {
 		v.add("runtime.memory_limit_bytes", "must be 0 (none) or at least 16 MiB (16777216), got %d", r.MemoryLimitBytes)
 	}
+	switch b := r.GCMinHeapBytes; {
+	case b != 0 && b != -1 && (b < 4<<20 || b > 16<<30):
+		v.add("runtime.gc_min_heap_bytes", "must be 0 (default), -1 (none) or 4 MiB..16 GiB (4194304..17179869184), got %d", b)
+	case b > 0 && r.MemoryLimitBytes > 0 && b > r.MemoryLimitBytes/2:
+		v.add("runtime.gc_min_heap_bytes", "must be at most half of runtime.memory_limit_bytes (%d), got %d", r.MemoryLimitBytes, b)
+	}
 }

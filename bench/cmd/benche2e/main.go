@@ -53,6 +53,7 @@ type config struct {
 	peers               []string
 	quick, keep         bool
 	gcPercent           int
+	gcMinHeap           int64
 }
 
 func main() {
@@ -89,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.quick, "quick", false, "1 round of 1 s, no peers, no retries (flags given explicitly still win)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the scratch directory (configs, logs)")
 	fs.IntVar(&c.gcPercent, "gc-percent", 0, "GC target for the gateways (runtime.gc_percent) and the floor (GOGC) alike; 0: their defaults (Go's 100)")
+	fs.Int64Var(&c.gcMinHeap, "gc-min-heap-bytes", 0, "GC heap floor for the gateways (runtime.gc_min_heap_bytes) and the floor alike; 0: the gateway's default for both; -1: none")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -112,8 +114,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.rounds < 1 || c.rounds > 50 || c.duration <= 0 || c.duration > 5*time.Minute || c.latency <= 0 ||
 		c.latency > 5*time.Minute || c.rate < 1 || c.rate > 100000 || c.conns < 1 || c.stream < 1 || c.stream > 4096 || c.retries < 0 || c.retries > 5 ||
-		c.gcPercent != 0 && (c.gcPercent < 25 || c.gcPercent > 10000) {
-		return nil, errors.New("flags out of range: rounds 1..50, durations (0, 5m], rate 1..100000, conns ≥ 1, streams 1..4096, retries 0..5, gc-percent 0 or 25..10000")
+		c.gcPercent != 0 && (c.gcPercent < 25 || c.gcPercent > 10000) || c.gcMinHeap < -1 || c.gcMinHeap > 0 && c.gcMinHeap < 4<<20 {
+		return nil, errors.New("flags out of range: rounds 1..50, durations (0, 5m], rate 1..100000, conns ≥ 1, streams 1..4096, retries 0..5, gc-percent 0 or 25..10000, gc-min-heap-bytes -1, 0 or ≥ 4 MiB")
 	}
 	var err error
 	if c.repo == "" {
@@ -186,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	if err != nil {
 		return nil, err
 	}
-	s := &setup{kids: kids, work: work, repo: cfg.repo, tools: cfg.tools, backend: backendAddr, gc: cfg.gcPercent}
+	s := &setup{kids: kids, work: work, repo: cfg.repo, tools: cfg.tools, backend: backendAddr, gc: cfg.gcPercent, minHeap: cfg.gcMinHeap}
 	floor, err := s.startFloor(bins.floor)
 	if err != nil {
 		return nil, err

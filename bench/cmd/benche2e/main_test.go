@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	gwconfig "github.com/portcullis/portcullis/gateway/config"
 )
 
 // TestQuick builds the binaries from the working tree and runs the whole
@@ -98,9 +100,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// --gc-percent reaches the gateways' config and the floor's environment
-// alike; without it neither is set.
-func TestGCPercentInStep(t *testing.T) {
+// --gc-percent and --gc-min-heap-bytes reach the gateways' config and the
+// floor alike; without them the gateways run as shipped and the floor with
+// the gateway's default heap floor.
+func TestGCSettingsInStep(t *testing.T) {
 	s := &setup{backend: "127.0.0.1:1", gc: 400}
 	if y := string(s.gatewayYAML("a:1", "b:2", "audit: {}\n")); !strings.Contains(y, "runtime: {gc_percent: "+strconv.Itoa(400)+"}\naudit: {}\n") {
 		t.Errorf("gateway config = %q, want the runtime block before the variant's extra", y)
@@ -108,8 +111,16 @@ func TestGCPercentInStep(t *testing.T) {
 	if env := s.floorEnv(); len(env) != 1 || env[0] != "GOGC=400" {
 		t.Errorf("floor env = %q", env)
 	}
-	s.gc = 0
+	floorHeap := func() string { a := s.floorArgs("x:1"); return a[len(a)-1] }
+	if got := floorHeap(); got != strconv.Itoa(gwconfig.DefaultGCMinHeapBytes) {
+		t.Errorf("floor heap floor = %s, want the gateway's default %d", got, gwconfig.DefaultGCMinHeapBytes)
+	}
+	s.minHeap = -1
+	if y := string(s.gatewayYAML("a:1", "b:2", "")); !strings.Contains(y, "runtime: {gc_percent: 400, gc_min_heap_bytes: -1}\n") || floorHeap() != "-1" {
+		t.Errorf("--gc-min-heap-bytes -1: config %q, floor %s, want none for both", y, floorHeap())
+	}
+	s.gc, s.minHeap = 0, 0
 	if y := string(s.gatewayYAML("a:1", "b:2", "")); strings.Contains(y, "runtime") || s.floorEnv() != nil {
-		t.Errorf("without --gc-percent: config %q, floor env %q, want neither set", y, s.floorEnv())
+		t.Errorf("without the flags: config %q, floor env %q, want neither set", y, s.floorEnv())
 	}
 }

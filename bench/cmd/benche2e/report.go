@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	gwconfig "github.com/portcullis/portcullis/gateway/config"
 )
 
 // row is one target's line of the report: medians over the rounds.
@@ -150,12 +152,18 @@ func (rep *report) render(cfg *config, targets []*target, machine string) string
 		cfg.stream, cfg.conns, cfg.stream, cfg.duration)
 	p("- latency: open loop at %d req/s for %v per target per round; \"added\" = target − direct in the same round\n", cfg.rate, cfg.latency)
 	p("- CPU: utime+stime of the server process and its children (/proc/PID/stat) over the throughput phase ÷ its requests\n")
-	if cfg.gcPercent == 0 {
-		p("- GC: the gateways and the floor at their defaults (Go's target, 100); peers as shipped\n")
-	} else {
-		p("- GC: --gc-percent %d: the gateways run with runtime.gc_percent: %d and the floor with GOGC=%d, tuned alike so the ratio compares work, not GC settings; peers as shipped\n",
-			cfg.gcPercent, cfg.gcPercent, cfg.gcPercent)
+	target := "Go's default target (100)"
+	if cfg.gcPercent != 0 {
+		target = fmt.Sprintf("--gc-percent %d (gateways: runtime.gc_percent, floor: GOGC)", cfg.gcPercent)
 	}
+	floor := fmt.Sprintf("the gateway's default heap floor (runtime.gc_min_heap_bytes, %d MiB)", gwconfig.DefaultGCMinHeapBytes>>20)
+	switch {
+	case cfg.gcMinHeap == -1:
+		floor = "no heap floor (--gc-min-heap-bytes -1)"
+	case cfg.gcMinHeap > 0:
+		floor = fmt.Sprintf("--gc-min-heap-bytes %d", cfg.gcMinHeap)
+	}
+	p("- GC: the gateways and the floor alike, so the ratio compares work, not GC settings: %s, %s; peers as shipped\n", target, floor)
 	p("- other load: each measurement waits up to 3 s for other processes to use under %.2f CPUs (/proc/stat); one with more is taken again, up to %d times, and the quietest attempt counts\n",
 		cfg.maxOther, cfg.retries)
 	p("- rounds: %d, interleaved in this order: %s; every figure is the median over rounds (ratios: median of per-round ratios)\n\n",

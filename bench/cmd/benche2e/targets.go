@@ -1,17 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
-
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"io"
 	"net"
 	"os"
@@ -21,6 +18,11 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	gwconfig "github.com/portcullis/portcullis/gateway/config"
 )
 
 // target is one thing the load generator calls. portcullis-grpc and
@@ -62,6 +64,7 @@ type setup struct {
 	tools   string // where run.sh installs Caddy
 	backend string // bank-backend's address
 	gc      int    // --gc-percent: 0 leaves the gateway and the floor at their defaults
+	minHeap int64  // --gc-min-heap-bytes: 0 the gateway's default for both, -1 none
 }
 
 // startFloor starts the raw floor proxy.
@@ -70,17 +73,27 @@ func (s *setup) startFloor(bin string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.kids.start("floor", s.work, filepath.Join(s.work, "floor.log"), bin, []string{"--listen", addr, "--backend", s.backend}, s.floorEnv())
+	c, err := s.kids.start("floor", s.work, filepath.Join(s.work, "floor.log"), bin, s.floorArgs(addr), s.floorEnv())
 	if err != nil {
 		return nil, err
 	}
 	return &target{name: "floor", addr: addr, proxy: c}, nil
 }
 
-// floorEnv and gatewayYAML apply --gc-percent to both the floor (GOGC)
-// and every gateway (runtime.gc_percent), so that the CPU ratio compares
-// the work each does per request, not their GC settings. Without it both
-// run at Go's default, as shipped.
+// floorArgs, floorEnv and gatewayYAML give the floor and every gateway the
+// same GC settings, so that the CPU ratio compares the work each does per
+// request, not their GC settings: --gc-percent (the floor's GOGC, the
+// gateways' runtime.gc_percent; without it both at Go's default) and
+// --gc-min-heap-bytes (without it the gateway's default heap floor, as
+// shipped, which the floor applies alike).
+func (s *setup) floorArgs(addr string) []string {
+	floor := s.minHeap
+	if floor == 0 {
+		floor = gwconfig.DefaultGCMinHeapBytes
+	}
+	return []string{"--listen", addr, "--backend", s.backend, "--gc-min-heap-bytes", strconv.FormatInt(floor, 10)}
+}
+
 func (s *setup) floorEnv() []string {
 	if s.gc == 0 {
 		return nil
@@ -88,12 +101,17 @@ func (s *setup) floorEnv() []string {
 	return []string{"GOGC=" + strconv.Itoa(s.gc)}
 }
 
-// gatewayYAML is gatewayConfig for the given addresses, with --gc-percent
+// gatewayYAML is gatewayConfig for the given addresses, with the GC flags
 // and then extra appended.
 func (s *setup) gatewayYAML(grpcAddr, httpAddr, extra string) []byte {
 	b := fmt.Appendf(nil, gatewayConfig, grpcAddr, httpAddr, s.backend)
-	if s.gc != 0 {
+	switch {
+	case s.gc != 0 && s.minHeap != 0:
+		b = fmt.Appendf(b, "runtime: {gc_percent: %d, gc_min_heap_bytes: %d}\n", s.gc, s.minHeap)
+	case s.gc != 0:
 		b = fmt.Appendf(b, "runtime: {gc_percent: %d}\n", s.gc)
+	case s.minHeap != 0:
+		b = fmt.Appendf(b, "runtime: {gc_min_heap_bytes: %d}\n", s.minHeap)
 	}
 	return append(b, extra...)
 }

@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/portcullis/portcullis/gateway/config"
 )
 
 // frame is one message in wire form; codec moves its buffers without copying.
@@ -52,7 +54,11 @@ var desc = grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on (plaintext h2c)")
 	backend := flag.String("backend", "", "backend host:port (plaintext h2c)")
+	minHeap := flag.Int64("gc-min-heap-bytes", -1, "heap floor of the garbage collector, as the gateway's runtime.gc_min_heap_bytes (-1: none, Go's plain behaviour)")
 	flag.Parse()
+	// GOGC as the runtime read it; the heap floor as the gateway applies
+	// its own, so the harness can run both with the same GC settings.
+	config.ApplyRuntime(config.Runtime{GCMinHeapBytes: *minHeap})
 	conn, err := grpc.NewClient(*backend, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "floorproxy:", err)
