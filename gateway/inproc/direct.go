@@ -228,21 +228,28 @@ func (d *Direct) newServerStream(ctx context.Context, method string) (*serverStr
 // incomingFrom turns the caller's outgoing metadata into the handler's
 // incoming metadata, checking it as grpc-go checks what it sends.
 func incomingFrom(ctx context.Context) (metadata.MD, error) {
-	out, _ := metadata.FromOutgoingContext(ctx) // a copy, keys lowercased
-	md := make(metadata.MD, len(out)+1)
-	for k, vs := range out {
-		k = strings.ToLower(k)
+	// A private copy with lowercase keys, appended pairs merged: edited in
+	// place.
+	md, _ := metadata.FromOutgoingContext(ctx)
+	if md == nil {
+		md = make(metadata.MD, 1)
+	}
+	for k, vs := range md {
 		if reserved[k] {
+			delete(md, k)
 			continue
 		}
 		if err := validPair(k, vs); err != nil {
 			return nil, err
 		}
-		md[k] = append(md[k], vs...)
 	}
-	md["content-type"] = []string{"application/grpc"}
+	md["content-type"] = contentType
 	return md, nil
 }
+
+// contentType is the content-type of every call: grpc-go's server sees it
+// in the incoming metadata. Shared: readers must not modify it.
+var contentType = []string{"application/grpc"}
 
 // reserved are the keys grpc-go's client never sends from call metadata
 // (it writes its own or derives them from the call).

@@ -419,3 +419,25 @@ func TestDirectConcurrencyBound(t *testing.T) {
 		t.Errorf("call after slots freed = %v, want the handler's Unavailable", err)
 	}
 }
+
+// TestDirectMetadataMerged: metadata set with NewOutgoingContext and pairs
+// appended to it under the same key (any case) all reach the handler, and
+// reserved keys from either do not.
+func TestDirectMetadataMerged(t *testing.T) {
+	var got seen
+	d := inproc.NewDirect(nil, handler(&got), proxy.Codec{}, 1<<10, 1<<10)
+	ctx := metadata.NewOutgoingContext(context.Background(), metadata.MD{"x-a": {"1"}, "grpc-timeout": {"1S"}})
+	ctx = metadata.AppendToOutgoingContext(ctx, "X-A", "2", "te", "trailers")
+	var resp testpb.SimpleResponse
+	if err := d.Invoke(ctx, "/t/Unary", body(1), &resp); err != nil {
+		t.Fatalf("Invoke() = %v", err)
+	}
+	if v := got.md["x-a"]; len(v) != 2 || v[0] != "1" || v[1] != "2" {
+		t.Errorf("incoming x-a = %q, want [1 2]", v)
+	}
+	for _, k := range []string{"grpc-timeout", "te"} {
+		if v, ok := got.md[k]; ok {
+			t.Errorf("reserved key %s reached the handler: %q", k, v)
+		}
+	}
+}
