@@ -75,9 +75,12 @@ func applyRuntime(r Runtime, container func() (int64, bool)) RuntimeSettings {
 // calls can make far larger than the one it was computed from: the goal
 // would overshoot by the same factor (a flood of reset streams grew the
 // heap past 200 MiB with a 64 MiB floor). So while the target is raised,
-// the soft memory limit is at most twice the floor: the collector starts
-// there whatever the target says, and the next cleanup computes the target
-// from the larger live heap.
+// the soft memory limit is at most the memory in use after the last cycle
+// plus the floor: the collector starts there whatever the target says,
+// and the next cleanup computes the target from the larger live heap.
+// Counting from the memory in use, not from zero, keeps memory the
+// collector cannot free (goroutine stacks of many open streams) from
+// pinning the process at its limit.
 var gcFloor heapFloor
 
 type heapFloor struct {
@@ -86,7 +89,7 @@ type heapFloor struct {
 	pct     int               // the base target (gc_percent)
 	floor   uint64            // 0: none
 	limit   int64             // the soft memory limit in force without the floor
-	samples [1]metrics.Sample // the live heap, read once a cycle
+	samples [3]metrics.Sample // live heap, memory in use: read once a cycle
 }
 
 // base returns the collector's current target.
@@ -134,13 +137,20 @@ func (h *heapFloor) cycle(gen int) {
 // heap the last collection marked, at least the floor.
 func (h *heapFloor) retuneLocked() {
 	h.samples[0].Name = "/gc/heap/live:bytes"
+	h.samples[1].Name = "/memory/classes/total:bytes"
+	h.samples[2].Name = "/memory/classes/heap/released:bytes"
 	metrics.Read(h.samples[:])
 	live := h.samples[0].Value.Uint64()
+	// What the soft memory limit counts: all the runtime's memory (heap,
+	// stacks, its own structures) except heap returned to the system.
+	inUse := int64(h.samples[1].Value.Uint64() - h.samples[2].Value.Uint64())
 	pct, limit := h.pct, h.limit
 	if live > 0 && live < h.floor/2 {
 		// goal = live × (1 + pct/100) ≥ floor
 		pct = max(pct, int((h.floor-live)*100/live)+1)
-		limit = min(limit, int64(2*h.floor))
+		// At most a floor's worth more than now before the next cycle,
+		// whatever else (stacks) the process holds.
+		limit = min(limit, inUse+int64(h.floor))
 	}
 	debug.SetMemoryLimit(limit)
 	debug.SetGCPercent(min(pct, 1_000_000))
