@@ -368,7 +368,7 @@ func (g *Gateway) buildHTTP() error {
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true) // h2c, only reachable on a loopback plaintext listener
 	g.httpServer = &http.Server{
-		Handler:           limitHeaders(mux),
+		Handler:           limitHeaders(routeAPI(mux, front)),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
