@@ -67,6 +67,13 @@ func (i *Issuer) PublicKey() crypto.PublicKey {
 	return i.keys[len(i.keys)-1].Public().Key
 }
 
+// PrivateKey returns the current signing key, for hostile tests.
+func (i *Issuer) PrivateKey() crypto.Signer {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.keys[len(i.keys)-1].Key.(crypto.Signer)
+}
+
 func (i *Issuer) newKey() jose.JSONWebKey {
 	var priv crypto.Signer
 	var err error
@@ -166,11 +173,14 @@ func (i *Issuer) Claims(sub, aud string, ttl time.Duration) map[string]any {
 // Sign returns a compact JWS of claims signed with the current key, with
 // the key's kid and "typ": "JWT" in the header. Claims are taken as given
 // (Sign adds nothing); it panics if they cannot be encoded.
-func (i *Issuer) Sign(claims map[string]any) string {
+func (i *Issuer) Sign(claims map[string]any) string { return i.SignAs("JWT", claims) }
+
+// SignAs is Sign with typ as the "typ" header ("" omits it).
+func (i *Issuer) SignAs(typ string, claims map[string]any) string {
 	i.mu.Lock()
 	k := i.keys[len(i.keys)-1]
 	i.mu.Unlock()
-	return SignWith(string(i.alg), k.KeyID, k.Key, claims)
+	return SignTyped(string(i.alg), k.KeyID, typ, k.Key, claims)
 }
 
 // SignWith signs claims with key (a private key, or []byte for HS256) under
@@ -178,7 +188,15 @@ func (i *Issuer) Sign(claims map[string]any) string {
 // block for hostile tokens: a key from another issuer, an HMAC secret, a
 // mismatched alg. It panics on error.
 func SignWith(alg, kid string, key any, claims map[string]any) string {
-	opts := (&jose.SignerOptions{}).WithType("JWT")
+	return SignTyped(alg, kid, "JWT", key, claims)
+}
+
+// SignTyped is SignWith with typ as the "typ" header ("" omits it).
+func SignTyped(alg, kid, typ string, key any, claims map[string]any) string {
+	opts := &jose.SignerOptions{}
+	if typ != "" {
+		opts = opts.WithType(jose.ContentType(typ))
+	}
 	if kid != "" {
 		opts = opts.WithHeader(jose.HeaderKey("kid"), kid)
 	}
