@@ -61,6 +61,7 @@ func TestApplyRuntimeContainerLimit(t *testing.T) {
 	if got := applyRuntime(Runtime{MemoryLimitBytes: 64 << 20}, container).MemoryLimit; got != 64<<20 {
 		t.Errorf("configured limit = %d, want it to win", got)
 	}
+	gcFloor.stop() // else the next call restores the 64 MiB the floor ran under
 	debug.SetMemoryLimit(limit)
 	t.Setenv("GOMEMLIMIT", "123MiB")
 	if got := applyRuntime(Runtime{}, container).MemoryLimit; got != limit {

@@ -248,8 +248,9 @@ type Runtime struct {
 	// heap, and a live heap past half of it collects at gc_percent as
 	// before. 0 (default): DefaultGCMinHeapBytes, at most a quarter of the
 	// soft memory limit when there is one; -1: none. Otherwise 4 MiB..16
-	// GiB, and at most half of memory_limit_bytes when that is set. It has
-	// no effect with gc_percent -1.
+	// GiB, at most half of memory_limit_bytes when that is set, and cut to
+	// half of a soft limit from GOMEMLIMIT or the container. It has no
+	// effect with gc_percent -1.
 	GCMinHeapBytes int64 `yaml:"gc_min_heap_bytes"`
 }
 

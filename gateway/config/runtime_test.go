@@ -5,6 +5,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,6 +87,7 @@ func TestApplyRuntimeMinHeap(t *testing.T) {
 		{"default", config.Runtime{}, 1024, config.DefaultGCMinHeapBytes >> 20},
 		{"a quarter of a smaller limit", config.Runtime{}, 128, 32},
 		{"configured", config.Runtime{GCMinHeapBytes: 96 << 20}, 1024, 96},
+		{"configured, half of a smaller GOMEMLIMIT", config.Runtime{GCMinHeapBytes: 1 << 30}, 400, 200},
 		{"none", config.Runtime{GCMinHeapBytes: -1}, 1024, 0},
 		{"none with the collector off", config.Runtime{GCPercent: -1, MemoryLimitBytes: 512 << 20}, 1024, 0},
 	}
@@ -111,10 +113,21 @@ func TestApplyRuntimeMinHeap(t *testing.T) {
 			if goal < uint64(in.MinHeapBytes) {
 				t.Errorf("heap goal = %d MiB, want at least the %d MiB floor", goal>>20, tc.wantMB)
 			}
+			// The goal is the floor, not a multiple of it (the runtime's
+			// 4 MiB least goal and the roots count too).
+			if goal > uint64(in.MinHeapBytes+in.MinHeapBytes/4) {
+				t.Errorf("heap goal = %d MiB, want about the %d MiB floor", goal>>20, tc.wantMB)
+			}
 			// While the target is raised, the soft limit caps the overshoot:
-			// at most the memory in use plus the floor.
-			if got, max := debug.SetMemoryLimit(-1), int64(readMetric("/memory/classes/total:bytes"))+in.MinHeapBytes; got > max {
-				t.Errorf("memory limit with the target raised = %d MiB, want at most the memory in use plus the floor (%d MiB)", got>>20, max>>20)
+			// at most the memory in use plus about the floor.
+			if got, max := debug.SetMemoryLimit(-1), int64(readMetric("/memory/classes/total:bytes"))+in.MinHeapBytes*5/4; got > max {
+				t.Errorf("memory limit with the target raised = %d MiB, want at most the memory in use plus about the floor (%d MiB)", got>>20, max>>20)
+			}
+			// A second call starts from the base settings, not from the
+			// ones the floor put in force.
+			again := config.ApplyRuntime(tc.r)
+			if again != in {
+				t.Errorf("second ApplyRuntime = %+v, want %+v (the first's)", again, in)
 			}
 			// A live heap past half of the floor collects at gc_percent.
 			live := make([][]byte, 0, 64)
@@ -155,4 +168,49 @@ func readMetric(name string) uint64 {
 	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
+}
+
+// TestApplyRuntimeMinHeapLargeStacks: when the goroutine stacks alone make
+// Go's own goal exceed the floor, the floor changes nothing (raising the
+// target and capping the limit would only make the process collect more
+// often).
+func TestApplyRuntimeMinHeapLargeStacks(t *testing.T) {
+	restoreRuntime(t)
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	debug.SetMemoryLimit(1 << 30)
+	release := make(chan struct{})
+	var ready sync.WaitGroup
+	for range 128 { // 128 goroutines with 256 KiB of stack each: 32 MiB
+		ready.Add(1)
+		go func() { deepStack(256<<10/128, &ready, release) }()
+	}
+	ready.Wait()
+	defer close(release)
+	runtime.GC() // so the floor sees the stacks
+	in := config.ApplyRuntime(config.Runtime{GCMinHeapBytes: 16 << 20})
+	for range 3 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if stacks := readMetric("/gc/scan/stack:bytes"); stacks < 16<<20 {
+		t.Fatalf("stacks scanned = %d MiB, want the goroutines' 32 MiB", stacks>>20)
+	}
+	if got := readMetric("/gc/gogc:percent"); got != uint64(in.GCPercent) {
+		t.Errorf("GC target with %d MiB of stacks and a 16 MiB floor = %d, want gc_percent's %d", readMetric("/gc/scan/stack:bytes")>>20, got, in.GCPercent)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
+		t.Errorf("memory limit = %d MiB, want the configured 1024 MiB", got>>20)
+	}
+}
+
+// deepStack recurses n frames of about 128 bytes each, then waits.
+func deepStack(n int, ready *sync.WaitGroup, release chan struct{}) byte {
+	var pad [96]byte
+	if n == 0 {
+		ready.Done()
+		<-release
+		return pad[0]
+	}
+	return deepStack(n-1, ready, release) + pad[n%len(pad)]
 }
