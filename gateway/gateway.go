@@ -353,6 +353,8 @@ func (g *Gateway) buildHTTP() error {
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
+	// routeAPI (httproute.go) sends clean paths other than /openapi.json
+	// straight to front: a pattern added here must be added there too.
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		if len(g.opts.openAPI) == 0 {

@@ -9,7 +9,10 @@ import (
 // routeAPI sends API requests straight to front, and the rest (the OpenAPI
 // document, CONNECT, paths net/http would redirect to their clean form)
 // through mux. mux would route those API requests to front too: matching
-// them against its patterns costs about a microsecond a request.
+// them against its patterns costs about a microsecond a request. It
+// assumes mux has exactly the patterns buildHTTP gives it ("GET
+// /openapi.json" and "/"). The one difference a handler can see: the
+// request's Pattern is "" instead of "/" (nothing reads it).
 func routeAPI(mux *http.ServeMux, front http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; r.Method != http.MethodConnect && p != "/openapi.json" && cleanPath(p) == p {
