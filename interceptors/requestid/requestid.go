@@ -44,10 +44,14 @@ type Info struct {
 type ctxKey struct{}
 
 // infoCtx is context.WithValue(parent, ctxKey{}, &info) in one allocation
-// instead of two (the Info and the context node): this runs on every call.
+// instead of two (the Info and the context node), with the values of the
+// metadata it sets: this runs on every call.
 type infoCtx struct {
 	context.Context
 	info Info
+	// vals backs the metadata values set from info (one allocation with
+	// the rest).
+	vals [4]string
 }
 
 func (c *infoCtx) Value(key any) any {
@@ -165,8 +169,8 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 
 	// One backing array for every value slice set below; each slice is
 	// capped so that an append by a later reader cannot overwrite another.
-	vals := [...]string{info.RequestID, info.TraceParent, info.TraceState, info.RequestID}
-	vs := vals[:]
+	c.vals = [...]string{info.RequestID, info.TraceParent, info.TraceState, info.RequestID}
+	vs := c.vals[:]
 	if !o.rewrite {
 		c.Context = ctx
 		return c, metadata.MD{RequestIDKey: vs[3:4:4]}
