@@ -96,7 +96,7 @@ var gcFloor heapFloor
 
 type heapFloor struct {
 	mu      sync.Mutex
-	gen     int               // bumped by set: a cleanup armed before it stands down
+	gen     int               // bumped by set and stop: a cleanup armed before stands down
 	pct     int               // the base target (gc_percent)
 	floor   uint64            // 0: none
 	limit   int64             // the soft memory limit in force without the floor
