@@ -109,7 +109,8 @@ func TestApplyRuntimeMinHeap(t *testing.T) {
 				return
 			}
 			// The target follows each collection (a cleanup, run soon after).
-			goal := waitGoal(t, uint64(in.MinHeapBytes))
+			collectUntil(func() bool { return readMetric("/gc/heap/goal:bytes") >= uint64(in.MinHeapBytes) })
+			goal := readMetric("/gc/heap/goal:bytes")
 			if goal < uint64(in.MinHeapBytes) {
 				t.Errorf("heap goal = %d MiB, want at least the %d MiB floor", goal>>20, tc.wantMB)
 			}
@@ -134,11 +135,7 @@ func TestApplyRuntimeMinHeap(t *testing.T) {
 			for range int(tc.wantMB) * 6 / 10 {
 				live = append(live, make([]byte, 1<<20))
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for readMetric("/gc/gogc:percent") != uint64(in.GCPercent) && time.Now().Before(deadline) {
-				runtime.GC()
-				time.Sleep(10 * time.Millisecond)
-			}
+			collectUntil(func() bool { return readMetric("/gc/gogc:percent") == uint64(in.GCPercent) })
 			if got := readMetric("/gc/gogc:percent"); got != uint64(in.GCPercent) {
 				t.Errorf("GC target with %d MiB live = %d, want gc_percent's %d", len(live), got, in.GCPercent)
 			}
@@ -150,16 +147,14 @@ func TestApplyRuntimeMinHeap(t *testing.T) {
 	}
 }
 
-// waitGoal collects until the heap goal reaches want (the floor's cleanup
-// runs after a collection), for at most 5s, and returns the last goal.
-func waitGoal(t *testing.T, want uint64) uint64 {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+// collectUntil collects until done reports true (the floor's cleanup runs
+// soon after a collection), for at most 5s.
+func collectUntil(done func() bool) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
-		if goal := readMetric("/gc/heap/goal:bytes"); goal >= want || time.Now().After(deadline) {
-			return goal
+		if done() {
+			return
 		}
 	}
 }
