@@ -91,7 +91,7 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 // facts fills the client address and transport, from the REST front's
 // internal metadata when trusted, else from the peer.
 func (o *options) facts(ctx context.Context, in *Input) {
-	// ValueFromIncomingContext reads a key without copying the metadata.
+	// IncomingValue reads a key without copying the metadata.
 	if o.trustInternal {
 		if v := policy.IncomingValue(ctx, policy.KeyTransport); len(v) == 1 && v[0] == policy.TransportHTTP {
 			in.Transport = policy.TransportHTTP
