@@ -23,7 +23,14 @@ import (
 // REST call, another client address or a verified certificate.
 // Every key with the internal prefix goes (policy.StripInternal);
 // outgoingMetadata strips them again from what backends receive.
+//
+// A call over the network had its metadata stripped in place by
+// limitMetadata, before its stream existed, and a call from the REST
+// front carries the metadata inproc.Direct built: neither is copied again.
 func stripInternal(ctx context.Context) context.Context {
+	if policy.IncomingStripped(ctx) {
+		return ctx
+	}
 	// One copy of the metadata per call, which also lets every later stage
 	// read keys with policy.IncomingValue (a map lookup) instead of
 	// metadata.ValueFromIncomingContext (a walk of every key when the key
@@ -43,6 +50,9 @@ func stripUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.Un
 }
 
 func stripStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if policy.IncomingStripped(ss.Context()) {
+		return h(srv, ss)
+	}
 	return h(srv, withContext(ss, stripInternal(ss.Context())))
 }
 
@@ -199,11 +209,26 @@ func withinLimits(h map[string][]string) bool {
 // portcullis_requests_total. Calls from the REST front (in memory) pass:
 // limitHeaders has bounded them already, and the front adds its own keys.
 // It runs in the connection's reader goroutine and does not block.
+//
+// It also strips internal keys from a client's metadata here, in place:
+// grpc-go hands the tap the map it has just decoded for this stream, which
+// no other goroutine has seen yet, and the returned context carries that
+// map to the stages (policy.WithStrippedIncoming), so stripInternal need
+// not copy it. Every reader in the gateway reads the stripped map, whatever
+// grpc-go does with its own.
 func limitMetadata(ctx context.Context, info *tap.Info) (context.Context, error) {
-	if withinLimits(info.Header) || inproc.IsInternal(ctx) {
-		return ctx, nil
+	internal := inproc.IsInternal(ctx)
+	if !internal && !withinLimits(info.Header) {
+		return ctx, errMetadataLimits
 	}
-	return ctx, errMetadataLimits
+	md := info.Header
+	if md == nil {
+		md = metadata.MD{}
+	}
+	if !internal {
+		policy.StripInternal(md)
+	}
+	return policy.WithStrippedIncoming(ctx, md), nil
 }
 
 // limitHeaders refuses REST requests whose header fields are over the

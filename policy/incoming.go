@@ -20,18 +20,27 @@ import (
 // are lowercase (HTTP/2 requires it); the keys passed to IncomingValue
 // must be too.
 
-type incomingKey struct{}
+type (
+	incomingKey struct{}
+	strippedKey struct{}
+)
 
 // incomingCtx is metadata.NewIncomingContext(parent, md) plus md under
 // incomingKey, in one context node.
 type incomingCtx struct {
 	context.Context
 	md metadata.MD
+	// stripped: set by WithStrippedIncoming. Answered by the nearest
+	// incomingCtx only, so a later WithIncoming does not inherit it.
+	stripped bool
 }
 
 func (c *incomingCtx) Value(key any) any {
-	if key == (incomingKey{}) {
+	switch key {
+	case incomingKey{}:
 		return c.md
+	case strippedKey{}:
+		return c.stripped
 	}
 	return c.Context.Value(key)
 }
@@ -42,6 +51,23 @@ func (c *incomingCtx) Value(key any) any {
 // the metadata, call WithIncoming again with a new map.
 func WithIncoming(ctx context.Context, md metadata.MD) context.Context {
 	return &incomingCtx{Context: metadata.NewIncomingContext(ctx, md), md: md}
+}
+
+// WithStrippedIncoming is WithIncoming for metadata whose internal keys
+// have been dealt with where the call entered the gateway: removed from a
+// client's metadata (StripInternal) or set by the gateway's own REST
+// front. The gateway's first stage then uses md as it is
+// (IncomingStripped) instead of copying the metadata to strip it.
+func WithStrippedIncoming(ctx context.Context, md metadata.MD) context.Context {
+	return &incomingCtx{Context: metadata.NewIncomingContext(ctx, md), md: md, stripped: true}
+}
+
+// IncomingStripped reports whether ctx's incoming metadata, as
+// IncomingValue reads it, was stored by WithStrippedIncoming (and not
+// replaced since by WithIncoming).
+func IncomingStripped(ctx context.Context) bool {
+	s, _ := ctx.Value(strippedKey{}).(bool)
+	return s
 }
 
 // IncomingValue returns the values of key (lowercase) in ctx's incoming

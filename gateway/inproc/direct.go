@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 // Direct is a grpc.ClientConnInterface that runs each call through a
@@ -220,7 +222,9 @@ func (d *Direct) newServerStream(ctx context.Context, method string) (*serverStr
 	sctx, cancel := context.WithCancel(detached{ctx})
 	ss.cancel = cancel
 	sctx = peer.NewContext(sctx, d.peer)
-	sctx = metadata.NewIncomingContext(sctx, md)
+	// The front's own metadata: its internal keys are the gateway's, so
+	// the strip stage uses it as it is (the peer marks the call internal).
+	sctx = policy.WithStrippedIncoming(sctx, md)
 	ss.ctx = grpc.NewContextWithServerTransportStream(sctx, transportStream{ss})
 	return ss, nil
 }
