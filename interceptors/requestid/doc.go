@@ -7,8 +7,12 @@
 // The metadata key "x-request-id" is accepted from the client only when it
 // has exactly one value of 1 to 128 characters from [A-Za-z0-9._-].
 // Otherwise (missing, repeated, too long, other characters) the interceptor
-// generates one: 16 random bytes from crypto/rand, as 32 lower-case hex
-// digits. The id is sent back to the client as the response header
+// generates one: 16 random bytes, as 32 lower-case hex digits. Generated
+// ids (request, trace and span ids) come from the Go runtime's ChaCha8
+// generator (math/rand/v2), seeded by the operating system: unpredictable
+// and unique in practice (128 bits), at a fifth of crypto/rand's cost.
+// They identify calls; they are not secrets, and nothing in Portcullis
+// uses them as one. The id is sent back to the client as the response header
 // "x-request-id", also when the call fails.
 //
 // # Trace context

