@@ -14,12 +14,14 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/portcullis/portcullis/examples/bank"
 	"github.com/portcullis/portcullis/gateway"
 	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/gateway/proxy"
 	bankv1 "github.com/portcullis/portcullis/gen/examples/bank/v1"
+	"github.com/portcullis/portcullis/interceptors/authn/authntest"
 )
 
 // BenchmarkPing compares a public unary call made directly to the bank
@@ -174,4 +176,46 @@ func startFloor(b *testing.B, backend string) string {
 	go func() { _ = srv.Serve(lis) }()
 	b.Cleanup(srv.Stop)
 	return lis.Addr().String()
+}
+
+// BenchmarkJWTParallel is the end-to-end harness's portcullis-jwt case in
+// process: GetAccount (a protected method whose policy binds the request's
+// name, so its first message is decoded) with a cached ES256 token, beside
+// the same call through the bare proxy core. Their difference is the full
+// chain's cost: authentication (token cache hit), decoding, authorization.
+func BenchmarkJWTParallel(b *testing.B) {
+	backend := startBankB(b)
+	iss := authntest.NewIssuer("bench-issuer", "ES256")
+	dir := b.TempDir()
+	jwks, bundle := filepath.Join(dir, "jwks.json"), filepath.Join(dir, "bundle.yaml")
+	if err := iss.WriteJWKS(jwks); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(bundle, []byte("version: bench-1\nroles:\n  teller: {permissions: [bank.accounts.read]}\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	claims := iss.Claims("teller-1", "bench", 2*time.Hour)
+	claims["roles"] = []string{"teller"}
+	token := iss.Sign(claims)
+	gwAddr, _ := startBenchGateway(b, backend, fmt.Sprintf("identity:\n  jwt: true\n  issuers:\n    - {issuer: bench-issuer, audiences: [bench], algorithms: [ES256], jwks_file: %q}\nbundle: %q\n", jwks, bundle))
+	floor := startFloor(b, backend)
+	for _, target := range []struct{ name, addr string }{{"proxy-only", floor}, {"gateway", gwAddr}} {
+		b.Run(target.name, func(b *testing.B) {
+			c := benchClient(b, target.addr)
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+			if _, err := c.GetAccount(ctx, &bankv1.GetAccountRequest{Name: aliceChecking}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.GetAccount(ctx, &bankv1.GetAccountRequest{Name: aliceChecking}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
