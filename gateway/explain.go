@@ -46,7 +46,9 @@ func (g *Gateway) ExplainCall(ctx context.Context, fullMethod string, md metadat
 		req = msg
 	}
 	rec := &policy.Record{}
-	ctx = policy.NewRecordContext(metadata.NewIncomingContext(ctx, md), rec)
+	// WithIncoming, not metadata.NewIncomingContext: it replaces any
+	// stripped mark in ctx, so the strip stage strips md.
+	ctx = policy.NewRecordContext(policy.WithIncoming(ctx, md), rec)
 	if p != nil {
 		ctx = peer.NewContext(ctx, p)
 	}

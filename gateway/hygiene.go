@@ -24,9 +24,12 @@ import (
 // Every key with the internal prefix goes (policy.StripInternal);
 // outgoingMetadata strips them again from what backends receive.
 //
-// A call over the network had its metadata stripped in place by
-// limitMetadata, before its stream existed, and a call from the REST
-// front carries the metadata inproc.Direct built: neither is copied again.
+// A call over the network had its metadata stripped by limitMetadata before
+// its stream existed, and a call from the REST front carries the metadata
+// inproc.Direct built: neither is copied again (policy.IncomingStripped).
+// That mark is trusted, so nothing between the tap and this stage may
+// attach incoming metadata other than through policy.WithIncoming
+// (TestNoBareNewIncomingContext).
 func stripInternal(ctx context.Context) context.Context {
 	if policy.IncomingStripped(ctx) {
 		return ctx
@@ -206,16 +209,18 @@ func withinLimits(h map[string][]string) bool {
 // limitMetadata is the gRPC server's tap (grpc.InTapHandle): a call whose
 // metadata is over the limits is refused with InvalidArgument before a
 // stream, a goroutine or the chain exists for it, so it is not counted in
-// portcullis_requests_total. Calls from the REST front (in memory) pass:
-// limitHeaders has bounded them already, and the front adds its own keys.
-// It runs in the connection's reader goroutine and does not block.
+// portcullis_requests_total. Calls over an in-memory connection
+// (inproc.IsInternal) pass: the REST front bounds its requests itself
+// (limitHeaders) and adds its own keys. It runs in the connection's reader
+// goroutine and does not block.
 //
-// It also strips internal keys from a client's metadata here, in place:
-// grpc-go hands the tap the map it has just decoded for this stream, which
-// no other goroutine has seen yet, and the returned context carries that
-// map to the stages (policy.WithStrippedIncoming), so stripInternal need
-// not copy it. Every reader in the gateway reads the stripped map, whatever
-// grpc-go does with its own.
+// It also removes a client's internal keys, so that the strip stage need
+// not copy every call's metadata: grpc-go hands the tap the map it has just
+// decoded for the stream, which the returned context carries to the stages
+// (policy.WithStrippedIncoming) unchanged when it holds no internal key
+// (nearly every call), or as a stripped copy when it does. grpc-go's own
+// map is never written, and every reader after the tap, grpc-go's
+// metadata functions included, sees the map stored here.
 func limitMetadata(ctx context.Context, info *tap.Info) (context.Context, error) {
 	internal := inproc.IsInternal(ctx)
 	if !internal && !withinLimits(info.Header) {
@@ -225,10 +230,21 @@ func limitMetadata(ctx context.Context, info *tap.Info) (context.Context, error)
 	if md == nil {
 		md = metadata.MD{}
 	}
-	if !internal {
+	if !internal && hasInternalKey(md) {
+		md = md.Copy()
 		policy.StripInternal(md)
 	}
 	return policy.WithStrippedIncoming(ctx, md), nil
+}
+
+// hasInternalKey reports whether md holds a key with the internal prefix.
+func hasInternalKey(md metadata.MD) bool {
+	for k := range md {
+		if policy.IsInternalKey(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // limitHeaders refuses REST requests whose header fields are over the

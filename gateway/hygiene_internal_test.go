@@ -3,7 +3,16 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -30,18 +39,19 @@ func TestStripInternalKeys(t *testing.T) {
 	}
 }
 
-// TestLimitMetadataStrips: the tap removes a client's internal keys from
-// grpc-go's map in place and hands the stages that map, so the strip stage
-// passes the call on without copying (and allocating) again; a call from
-// the gateway's own in-memory front keeps its keys.
+// TestLimitMetadataStrips: the tap hands the stages a client's metadata
+// without its internal keys (a stripped copy, leaving grpc-go's map as it
+// was), or grpc-go's own map when it holds none, so the strip stage passes
+// the call on without copying (and allocating) again; a call over the
+// gateway's in-memory connection keeps its keys.
 func TestLimitMetadataStrips(t *testing.T) {
 	md := metadata.Pairs(policy.KeyClientAddr, "10.1.2.3:5", policy.KeyTransport, policy.TransportHTTP, "x-other", "kept")
 	ctx, err := limitMetadata(context.Background(), &tap.Info{FullMethodName: "/s/M", Header: md})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := md[policy.KeyClientAddr]; ok {
-		t.Errorf("tap left %s in the stream's metadata: %v", policy.KeyClientAddr, md)
+	if _, ok := md[policy.KeyClientAddr]; !ok {
+		t.Error("tap wrote grpc-go's map")
 	}
 	if !policy.IncomingStripped(ctx) {
 		t.Fatal("tap context not marked stripped")
@@ -66,6 +76,16 @@ func TestLimitMetadataStrips(t *testing.T) {
 	// A later WithIncoming (another map) is not taken as stripped.
 	if policy.IncomingStripped(policy.WithIncoming(ctx, metadata.Pairs(policy.KeyClientAddr, "x"))) {
 		t.Error("WithIncoming over a stripped context reports stripped")
+	}
+
+	// Without internal keys the stages get grpc-go's map itself.
+	clean := metadata.Pairs("x-other", "kept")
+	ctx, err = limitMetadata(context.Background(), &tap.Info{FullMethodName: "/s/M", Header: clean})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := policy.Incoming(ctx); reflect.ValueOf(got).UnsafePointer() != reflect.ValueOf(clean).UnsafePointer() {
+		t.Error("tap copied metadata that holds no internal key")
 	}
 
 	internal := peer.NewContext(context.Background(), &peer.Peer{AuthInfo: inproc.AuthInfo{}})
@@ -94,5 +114,71 @@ func TestLimitMetadataStrips(t *testing.T) {
 	}
 	if _, err := limitMetadata(context.Background(), &tap.Info{FullMethodName: "/s/M", Header: big}); err == nil {
 		t.Error("over-limit metadata passed the tap")
+	}
+}
+
+// TestStripStream: a stream the tap marked reaches the next stage as it
+// is; an unmarked one (no tap: another server, a test) has its internal
+// keys removed from what the stages and grpc-go's metadata functions read.
+func TestStripStream(t *testing.T) {
+	var got grpc.ServerStream
+	next := func(_ any, ss grpc.ServerStream) error { got = ss; return nil }
+
+	marked, _ := limitMetadata(context.Background(), &tap.Info{FullMethodName: "/s/M", Header: metadata.Pairs("x-other", "1")})
+	ss := &ctxStream{ctx: marked}
+	if err := stripStream(nil, ss, nil, next); err != nil {
+		t.Fatal(err)
+	}
+	if got != grpc.ServerStream(ss) {
+		t.Error("a marked stream was wrapped")
+	}
+
+	unmarked := metadata.NewIncomingContext(context.Background(), metadata.Pairs(policy.KeyClientAddr, "10.1.2.3:5", "x-other", "1"))
+	if err := stripStream(nil, &ctxStream{ctx: unmarked}, nil, next); err != nil {
+		t.Fatal(err)
+	}
+	if v := policy.IncomingValue(got.Context(), policy.KeyClientAddr); len(v) != 0 {
+		t.Errorf("unmarked stream: stages read %s = %v", policy.KeyClientAddr, v)
+	}
+	if v := metadata.ValueFromIncomingContext(got.Context(), policy.KeyClientAddr); len(v) != 0 {
+		t.Errorf("unmarked stream: grpc-go view of %s = %v", policy.KeyClientAddr, v)
+	}
+}
+
+// ctxStream is a grpc.ServerStream with a given context.
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *ctxStream) Context() context.Context { return s.ctx }
+
+// TestNoBareNewIncomingContext: the strip stage trusts the tap's mark
+// (policy.IncomingStripped), which metadata attached above it with
+// metadata.NewIncomingContext would not clear; gateway and interceptor code
+// sets incoming metadata through policy.WithIncoming only.
+func TestNoBareNewIncomingContext(t *testing.T) {
+	for _, dir := range []string{".", "../interceptors"} {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "NewIncomingContext" {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "metadata" {
+						t.Errorf("%s: metadata.NewIncomingContext; use policy.WithIncoming", path)
+					}
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -64,7 +64,9 @@ func WithStrippedIncoming(ctx context.Context, md metadata.MD) context.Context {
 
 // IncomingStripped reports whether ctx's incoming metadata, as
 // IncomingValue reads it, was stored by WithStrippedIncoming (and not
-// replaced since by WithIncoming).
+// replaced since by WithIncoming). The mark is trusted, not checked:
+// metadata attached above it with metadata.NewIncomingContext would not
+// clear it, so code that sets incoming metadata must use WithIncoming.
 func IncomingStripped(ctx context.Context) bool {
 	s, _ := ctx.Value(strippedKey{}).(bool)
 	return s

@@ -18,6 +18,7 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/inproc"
 	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/policy"
 )
 
 type ctxKey struct{}
@@ -28,6 +29,8 @@ type seen struct {
 	fromStream string
 	md         metadata.MD
 	internal   bool
+	stripped   bool        // policy.IncomingStripped: the strip stage uses the metadata as it is
+	policyMD   metadata.MD // policy.Incoming: what the stages read
 	deadline   bool
 	callerVal  any
 	requests   []int // payload sizes received
@@ -45,6 +48,8 @@ func handler(got *seen) grpc.StreamHandler {
 		got.fromStream, _ = grpc.MethodFromServerStream(ss)
 		got.md, _ = metadata.FromIncomingContext(ctx)
 		got.internal = inproc.IsInternal(ctx)
+		got.stripped = policy.IncomingStripped(ctx)
+		got.policyMD, _ = policy.Incoming(ctx)
 		_, got.deadline = ctx.Deadline()
 		got.callerVal = ctx.Value(ctxKey{})
 		switch got.method {
@@ -434,6 +439,12 @@ func TestDirectMetadataMerged(t *testing.T) {
 	}
 	if v := got.md["x-a"]; len(v) != 2 || v[0] != "1" || v[1] != "2" {
 		t.Errorf("incoming x-a = %q, want [1 2]", v)
+	}
+	if v := got.policyMD["x-a"]; len(v) != 2 {
+		t.Errorf("policy.IncomingValue(x-a) = %q, want the same two values", v)
+	}
+	if !got.stripped || !got.internal {
+		t.Errorf("front's metadata: stripped %v, internal %v; want both (the strip stage must not copy it)", got.stripped, got.internal)
 	}
 	for _, k := range []string{"grpc-timeout", "te"} {
 		if v, ok := got.md[k]; ok {
