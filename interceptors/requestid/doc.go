@@ -9,10 +9,11 @@
 // Otherwise (missing, repeated, too long, other characters) the interceptor
 // generates one: 16 random bytes, as 32 lower-case hex digits. Generated
 // ids (request, trace and span ids) come from the Go runtime's ChaCha8
-// generator (math/rand/v2), seeded by the operating system: unpredictable
-// and unique in practice (128 bits), at a fifth of crypto/rand's cost.
-// They identify calls; they are not secrets, and nothing in Portcullis
-// uses them as one. The id is sent back to the client as the response header
+// generator (math/rand/v2), seeded by the operating system: unique in
+// practice (128 bits), at a fifth of crypto/rand's cost. They identify
+// calls; they are not secrets (a client may send its own x-request-id),
+// and nothing in Portcullis relies on their being unpredictable (the
+// identity assertion's jti and other nonces come from crypto/rand). The id is sent back to the client as the response header
 // "x-request-id", also when the call fails.
 //
 // # Trace context

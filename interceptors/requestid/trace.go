@@ -89,8 +89,8 @@ func traceState(vals []string) string {
 // span id, hex-encoded in one stack buffer. The bytes come from the
 // runtime's per-thread ChaCha8 generator (math/rand/v2; ~35 ns for all
 // three, against ~170 ns for crypto/rand.Read here), which the operating
-// system seeds: the ids are unpredictable to clients, and they are
-// identifiers, never secrets (see the package doc).
+// system seeds; the ids are identifiers, never secrets (see the package
+// doc).
 type ids struct {
 	hex [2 * (16 + 16 + 8)]byte
 }
