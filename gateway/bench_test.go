@@ -117,7 +117,7 @@ func benchClient(b *testing.B, addr string) bankv1.BankServiceClient {
 // startBenchGateway starts an in-process gateway (plaintext loopback, rate
 // limits in shadow so the load is never refused) with extra config, and
 // returns its gRPC and REST addresses.
-func startBenchGateway(b *testing.B, backend, extra string) (grpcAddr, httpAddr string) {
+func startBenchGateway(b testing.TB, backend, extra string) (grpcAddr, httpAddr string) {
 	b.Helper()
 	dir := b.TempDir()
 	text := fmt.Sprintf("listeners:\n  grpc: {address: 127.0.0.1:0, plaintext: true}\n  http: {address: 127.0.0.1:0, plaintext: true}\nroutes:\n  - {service: examples.bank.v1.BankService, backend: %q, plaintext: true}\nrate_limits: {shadow: true}\n", backend) + extra

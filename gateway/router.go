@@ -85,8 +85,8 @@ func (c limitedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, metho
 // would cost a copy per call).
 func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 	policy.StripInternal(md)
-	info, ok := requestid.FromContext(ctx)
 	if g.signer != nil {
+		info, _ := requestid.FromContext(ctx)
 		// Signed after stripping, so a client can never supply one. A
 		// failure leaves the call without an assertion, which the backend
 		// refuses (fail closed).
@@ -95,11 +95,11 @@ func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 			g.log.Error("signing the identity assertion failed", "method", method, "err", err)
 		}
 	}
-	if ok {
-		md[requestid.RequestIDKey] = []string{info.RequestID}
-		md[requestid.TraceParentKey] = []string{info.TraceParent}
-		if info.TraceState != "" {
-			md[requestid.TraceStateKey] = []string{info.TraceState}
+	if id, tp, ts, ok := requestid.Values(ctx); ok { // shared slices: no allocation
+		md[requestid.RequestIDKey] = id
+		md[requestid.TraceParentKey] = tp
+		if ts != nil {
+			md[requestid.TraceStateKey] = ts
 		} else {
 			delete(md, requestid.TraceStateKey)
 		}

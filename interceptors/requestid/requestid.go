@@ -41,7 +41,10 @@ type Info struct {
 	TraceState string
 }
 
-type ctxKey struct{}
+type (
+	ctxKey  struct{}
+	valsKey struct{}
+)
 
 // infoCtx is context.WithValue(parent, ctxKey{}, &info) in one allocation
 // instead of two (the Info and the context node), with the values of the
@@ -55,10 +58,29 @@ type infoCtx struct {
 }
 
 func (c *infoCtx) Value(key any) any {
-	if key == (ctxKey{}) {
+	switch key {
+	case ctxKey{}:
 		return &c.info
+	case valsKey{}:
+		return &c.vals
 	}
 	return c.Context.Value(key)
+}
+
+// Values returns the metadata values to send downstream for the call in
+// ctx: its request id, traceparent and tracestate (nil when there is
+// none), each a one-element slice shared with ctx's Info and capped, so
+// that setting them in outgoing metadata allocates nothing. Callers must
+// not modify them. ok is false when the interceptors stored no Info.
+func Values(ctx context.Context) (requestID, traceParent, traceState []string, ok bool) {
+	v, ok := ctx.Value(valsKey{}).(*[4]string)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	if v[2] != "" {
+		traceState = v[2:3:3]
+	}
+	return v[0:1:1], v[1:2:2], traceState, true
 }
 
 // FromContext returns the Info that the interceptors stored in ctx, and

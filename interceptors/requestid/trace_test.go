@@ -1,8 +1,11 @@
 package requestid
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/metadata"
 )
 
 func TestValidRequestID(t *testing.T) {
@@ -113,5 +116,40 @@ func TestIDsUnique(t *testing.T) {
 				t.Fatalf("ids.fill() = %q, want non-zero lower hex", id)
 			}
 		}
+	}
+}
+
+// TestValues: the downstream values match the Info, are capped (an append
+// cannot write into another), carry tracestate only when there is one, and
+// cost no allocation.
+func TestValues(t *testing.T) {
+	if _, _, _, ok := Values(context.Background()); ok {
+		t.Fatal("Values without an Info reported ok")
+	}
+	for _, tc := range []struct {
+		name string
+		md   metadata.MD
+	}{
+		{"new trace", metadata.MD{}},
+		{"continued with tracestate", metadata.Pairs(TraceParentKey, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceStateKey, "k=v")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := evaluateOptions(nil)
+			ctx, _ := o.resolve(metadata.NewIncomingContext(context.Background(), tc.md))
+			info, _ := FromContext(ctx)
+			id, tp, ts, ok := Values(ctx)
+			if !ok || len(id) != 1 || id[0] != info.RequestID || len(tp) != 1 || tp[0] != info.TraceParent {
+				t.Fatalf("Values = %q %q %q %v, want the Info's %q %q", id, tp, ts, ok, info.RequestID, info.TraceParent)
+			}
+			if info.TraceState == "" && ts != nil || info.TraceState != "" && (len(ts) != 1 || ts[0] != info.TraceState) {
+				t.Errorf("tracestate = %q, want %q", ts, info.TraceState)
+			}
+			if cap(id) != 1 || cap(tp) != 1 {
+				t.Errorf("capacities %d, %d: an append would write into a neighbour", cap(id), cap(tp))
+			}
+			if n := testing.AllocsPerRun(100, func() { _, _, _, _ = Values(ctx) }); n != 0 {
+				t.Errorf("Values: %v allocations, want 0", n)
+			}
+		})
 	}
 }

@@ -1,0 +1,106 @@
+package gateway_test
+
+import (
+	"context"
+	"net"
+	"regexp"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/portcullis/portcullis/examples/bank"
+	bankv1 "github.com/portcullis/portcullis/gen/examples/bank/v1"
+	"github.com/portcullis/portcullis/policy"
+)
+
+// TestRequestIDAndTraceForwarded: the backend receives the request id the
+// client got back and the chain's trace context (the client's trace
+// continued with a new span id, or a new trace), tracestate only with a
+// valid traceparent, one value each, and never an internal key.
+func TestRequestIDAndTraceForwarded(t *testing.T) {
+	var mu sync.Mutex
+	var last metadata.MD
+	capture := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		mu.Lock()
+		last = md
+		mu.Unlock()
+		return h(ctx, req)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := bank.NewGRPCServer(bank.New(), grpc.ChainUnaryInterceptor(capture))
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	addr, _ := startBenchGateway(t, lis.Addr().String(), "")
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	c := bankv1.NewBankServiceClient(cc)
+
+	const (
+		traceID    = "0af7651916cd43dd8448eb211c80319c"
+		clientSpan = "b7ad6b7169203331"
+	)
+	traceParent := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
+	for _, tc := range []struct {
+		name       string
+		pairs      []string
+		wantID     string // "" for a generated one
+		wantTrace  string // "" for a new trace
+		wantState  string
+		spoofedKey string
+	}{
+		{name: "continued", pairs: []string{"x-request-id", "client-req-1", "traceparent", "00-" + traceID + "-" + clientSpan + "-01", "tracestate", "k=v"},
+			wantID: "client-req-1", wantTrace: traceID, wantState: "k=v"},
+		{name: "new", pairs: []string{policy.KeyClientAddr, "10.1.2.3:5"}, spoofedKey: policy.KeyClientAddr},
+		{name: "tracestate without traceparent", pairs: []string{"tracestate", "k=v"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var header metadata.MD
+			ctx := metadata.AppendToOutgoingContext(context.Background(), tc.pairs...)
+			if _, err := c.Ping(ctx, &bankv1.PingRequest{}, grpc.Header(&header)); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			md := last
+			mu.Unlock()
+			id := md.Get("x-request-id")
+			if len(id) != 1 || len(header.Get("x-request-id")) != 1 || id[0] != header.Get("x-request-id")[0] {
+				t.Fatalf("backend x-request-id %q, client got %q: want one, the same", id, header.Get("x-request-id"))
+			}
+			if tc.wantID != "" && id[0] != tc.wantID {
+				t.Errorf("x-request-id = %q, want the client's %q", id[0], tc.wantID)
+			}
+			if tc.wantID == "" && !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(id[0]) {
+				t.Errorf("generated x-request-id = %q, want 32 hex digits", id[0])
+			}
+			tp := md.Get("traceparent")
+			if len(tp) != 1 || !traceParent.MatchString(tp[0]) {
+				t.Fatalf("backend traceparent = %q, want one valid value", tp)
+			}
+			m := traceParent.FindStringSubmatch(tp[0])
+			if tc.wantTrace != "" && (m[1] != tc.wantTrace || m[2] == clientSpan) {
+				t.Errorf("traceparent = %q, want trace %s continued with a new span id", tp[0], tc.wantTrace)
+			}
+			if tc.wantTrace == "" && m[1] == traceID {
+				t.Errorf("traceparent = %q, want a new trace", tp[0])
+			}
+			if ts := md.Get("tracestate"); tc.wantState == "" && len(ts) != 0 || tc.wantState != "" && (len(ts) != 1 || ts[0] != tc.wantState) {
+				t.Errorf("tracestate = %q, want %q", ts, tc.wantState)
+			}
+			if tc.spoofedKey != "" {
+				if v := md.Get(tc.spoofedKey); len(v) != 0 {
+					t.Errorf("backend received %s = %q", tc.spoofedKey, v)
+				}
+			}
+		})
+	}
+}
