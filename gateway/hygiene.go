@@ -53,10 +53,11 @@ func stripUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.Un
 }
 
 func stripStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	if policy.IncomingStripped(ss.Context()) {
+	ctx := stripInternal(ss.Context())
+	if ctx == ss.Context() { // stripped where the call entered: no wrapper
 		return h(srv, ss)
 	}
-	return h(srv, withContext(ss, stripInternal(ss.Context())))
+	return h(srv, withContext(ss, ctx))
 }
 
 // withContext returns ss with its context replaced.
@@ -230,21 +231,11 @@ func limitMetadata(ctx context.Context, info *tap.Info) (context.Context, error)
 	if md == nil {
 		md = metadata.MD{}
 	}
-	if !internal && hasInternalKey(md) {
+	if !internal && policy.HasInternal(md) {
 		md = md.Copy()
 		policy.StripInternal(md)
 	}
 	return policy.WithStrippedIncoming(ctx, md), nil
-}
-
-// hasInternalKey reports whether md holds a key with the internal prefix.
-func hasInternalKey(md metadata.MD) bool {
-	for k := range md {
-		if policy.IsInternalKey(k) {
-			return true
-		}
-	}
-	return false
 }
 
 // limitHeaders refuses REST requests whose header fields are over the

@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/tap"

@@ -51,6 +51,17 @@ func IsInternalKey(key string) bool {
 	return len(key) >= len(InternalPrefix) && strings.EqualFold(key[:len(InternalPrefix)], InternalPrefix)
 }
 
+// HasInternal reports whether md (gRPC metadata or HTTP headers in lower
+// case) holds an internal key, without changing it.
+func HasInternal(md map[string][]string) bool {
+	for k := range md {
+		if IsInternalKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // StripInternal deletes every internal key from md (gRPC metadata or HTTP
 // headers in lower case) and reports whether any was present.
 func StripInternal(md map[string][]string) bool {

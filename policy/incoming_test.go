@@ -84,3 +84,26 @@ func TestIncoming(t *testing.T) {
 		t.Error("Incoming without metadata reports some")
 	}
 }
+
+// TestHasInternal: any key with the internal prefix, in any case, is
+// found, and md is left as it was; StripInternal then removes exactly
+// those keys.
+func TestHasInternal(t *testing.T) {
+	for _, tc := range []struct {
+		md   metadata.MD
+		want bool
+	}{
+		{metadata.MD{}, false},
+		{metadata.MD{"x-other": {"1"}, "x-portcullis": {"too short a prefix"}}, false},
+		{metadata.MD{"x-other": {"1"}, policy.KeyClientAddr: {"10.1.2.3:5"}}, true},
+		{map[string][]string{"X-Portcullis-Transport": {"http"}}, true},
+	} {
+		n := len(tc.md)
+		if got := policy.HasInternal(tc.md); got != tc.want || len(tc.md) != n {
+			t.Errorf("HasInternal(%v) = %v (len %d → %d), want %v and md unchanged", tc.md, got, n, len(tc.md), tc.want)
+		}
+		if got := policy.StripInternal(tc.md); got != tc.want || policy.HasInternal(tc.md) {
+			t.Errorf("StripInternal(%v) = %v, want %v and no internal key left", tc.md, got, tc.want)
+		}
+	}
+}

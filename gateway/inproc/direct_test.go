@@ -441,7 +441,7 @@ func TestDirectMetadataMerged(t *testing.T) {
 		t.Errorf("incoming x-a = %q, want [1 2]", v)
 	}
 	if v := got.policyMD["x-a"]; len(v) != 2 {
-		t.Errorf("policy.IncomingValue(x-a) = %q, want the same two values", v)
+		t.Errorf("policy.Incoming x-a = %q, want the same two values", v)
 	}
 	if !got.stripped || !got.internal {
 		t.Errorf("front's metadata: stripped %v, internal %v; want both (the strip stage must not copy it)", got.stripped, got.internal)

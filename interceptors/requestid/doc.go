@@ -13,8 +13,9 @@
 // practice (128 bits), at a fifth of crypto/rand's cost. They identify
 // calls; they are not secrets (a client may send its own x-request-id),
 // and nothing in Portcullis relies on their being unpredictable (the
-// identity assertion's jti and other nonces come from crypto/rand). The id is sent back to the client as the response header
-// "x-request-id", also when the call fails.
+// identity assertion's jti and other nonces come from crypto/rand). The id
+// is sent back to the client as the response header "x-request-id", also
+// when the call fails.
 //
 // # Trace context
 //
