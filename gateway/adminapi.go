@@ -75,7 +75,7 @@ func (a *adminService) Explain(_ context.Context, r *adminv1.ExplainRequest) (*a
 	if !ok {
 		return nil, status.Error(codes.NotFound, "unknown method")
 	}
-	in := &authz.Input{Time: time.Now(), Transport: policy.TransportGRPC}
+	in := &authz.Input{Time: time.Now(), Method: m.FullMethod, Transport: policy.TransportGRPC}
 	if p := r.GetPrincipal(); p != nil {
 		kind := p.GetKind()
 		if kind == "" {

@@ -74,6 +74,7 @@ func (g *Gateway) auditStage() (Stage, bool, error) {
 			return info.RequestID, info.TraceID
 		}),
 		audit.WithTrustInternalMetadata(true),
+		audit.WithClientAddrFunc(g.clientIP.Addr),
 	}
 	return Stage{Name: "audit", Unary: audit.UnaryServerInterceptor(l, opts...), Stream: audit.StreamServerInterceptor(l, opts...)}, true, nil
 }

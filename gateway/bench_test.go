@@ -119,8 +119,15 @@ func benchClient(b *testing.B, addr string) bankv1.BankServiceClient {
 // returns its gRPC and REST addresses.
 func startBenchGateway(b testing.TB, backend, extra string) (grpcAddr, httpAddr string) {
 	b.Helper()
+	return startRouteGateway(b, backend, "", extra)
+}
+
+// startRouteGateway is startBenchGateway with more keys for the route
+// (routeKeys, such as ", timeout: 1s", goes inside its flow mapping).
+func startRouteGateway(b testing.TB, backend, routeKeys, extra string) (grpcAddr, httpAddr string) {
+	b.Helper()
 	dir := b.TempDir()
-	text := fmt.Sprintf("listeners:\n  grpc: {address: 127.0.0.1:0, plaintext: true}\n  http: {address: 127.0.0.1:0, plaintext: true}\nroutes:\n  - {service: examples.bank.v1.BankService, backend: %q, plaintext: true}\nrate_limits: {shadow: true}\n", backend) + extra
+	text := fmt.Sprintf("listeners:\n  grpc: {address: 127.0.0.1:0, plaintext: true}\n  http: {address: 127.0.0.1:0, plaintext: true}\nroutes:\n  - {service: examples.bank.v1.BankService, backend: %q, plaintext: true%s}\nrate_limits: {shadow: true}\n", backend, routeKeys) + extra
 	path := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		b.Fatal(err)

@@ -2,7 +2,9 @@ package gateway_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"sync"
 	"testing"
@@ -21,29 +23,9 @@ import (
 // continued with a new span id, or a new trace), tracestate only with a
 // valid traceparent, one value each, and never an internal key.
 func TestRequestIDAndTraceForwarded(t *testing.T) {
-	var mu sync.Mutex
-	var last metadata.MD
-	capture := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		md, _ := metadata.FromIncomingContext(ctx)
-		mu.Lock()
-		last = md
-		mu.Unlock()
-		return h(ctx, req)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := bank.NewGRPCServer(bank.New(), grpc.ChainUnaryInterceptor(capture))
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	addr, _ := startBenchGateway(t, lis.Addr().String(), "")
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
-	c := bankv1.NewBankServiceClient(cc)
+	backend, received := startCapturingBank(t)
+	addr, _ := startBenchGateway(t, backend, "")
+	c := pingClient(t, addr)
 
 	const (
 		traceID    = "0af7651916cd43dd8448eb211c80319c"
@@ -69,9 +51,7 @@ func TestRequestIDAndTraceForwarded(t *testing.T) {
 			if _, err := c.Ping(ctx, &bankv1.PingRequest{}, grpc.Header(&header)); err != nil {
 				t.Fatal(err)
 			}
-			mu.Lock()
-			md := last
-			mu.Unlock()
+			md := received()
 			id := md.Get("x-request-id")
 			if len(id) != 1 || len(header.Get("x-request-id")) != 1 || id[0] != header.Get("x-request-id")[0] {
 				t.Fatalf("backend x-request-id %q, client got %q: want one, the same", id, header.Get("x-request-id"))
@@ -101,6 +81,111 @@ func TestRequestIDAndTraceForwarded(t *testing.T) {
 					t.Errorf("backend received %s = %q", tc.spoofedKey, v)
 				}
 			}
+		})
+	}
+}
+
+// startCapturingBank serves the bank backend on 127.0.0.1 and returns its
+// address and a function that returns the metadata of the last unary call
+// it received.
+func startCapturingBank(t *testing.T) (addr string, received func() metadata.MD) {
+	t.Helper()
+	var mu sync.Mutex
+	var last metadata.MD
+	capture := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		mu.Lock()
+		last = md
+		mu.Unlock()
+		return h(ctx, req)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := bank.NewGRPCServer(bank.New(), grpc.ChainUnaryInterceptor(capture))
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String(), func() metadata.MD {
+		mu.Lock()
+		defer mu.Unlock()
+		md := last
+		last = nil
+		return md
+	}
+}
+
+// pingClient returns a plaintext BankService client of addr.
+func pingClient(t *testing.T, addr string) bankv1.BankServiceClient {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return bankv1.NewBankServiceClient(cc)
+}
+
+// TestCredentialsNotForwarded: the client's bearer token and API key reach
+// the backend, over gRPC and REST, only on a route with
+// forward_credentials: true; other metadata is forwarded either way.
+func TestCredentialsNotForwarded(t *testing.T) {
+	const (
+		bearer = "Bearer eyJhbGciOiJFUzI1NiJ9.e30.c2ln"
+		apiKey = "pcs_abc_s3cr3t"
+	)
+	for _, tc := range []struct {
+		name, routeKeys string
+		forwarded       bool
+	}{
+		{name: "default", forwarded: false},
+		{name: "forward_credentials", routeKeys: ", forward_credentials: true", forwarded: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			backend, received := startCapturingBank(t)
+			grpcAddr, httpAddr := startRouteGateway(t, backend, tc.routeKeys, "")
+			check := func(transport string, md metadata.MD) {
+				t.Helper()
+				if md == nil {
+					t.Fatalf("%s: the backend received no call", transport)
+				}
+				for key, want := range map[string]string{"authorization": bearer, "x-api-key": apiKey} {
+					got := md.Get(key)
+					if tc.forwarded && (len(got) != 1 || got[0] != want) {
+						t.Errorf("%s: backend %s = %q, want [%q]", transport, key, got, want)
+					}
+					if !tc.forwarded && len(got) != 0 {
+						t.Errorf("%s: backend received %s = %q, want it removed", transport, key, got)
+					}
+				}
+				if got := md.Get("x-other"); len(got) != 1 || got[0] != "kept" {
+					t.Errorf("%s: backend x-other = %q, want [kept] (only credentials are removed)", transport, got)
+				}
+			}
+
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", bearer, "x-api-key", apiKey, "x-other", "kept")
+			if _, err := pingClient(t, grpcAddr).Ping(ctx, &bankv1.PingRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			check("grpc", received())
+
+			req, err := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/v1/ping", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", bearer)
+			req.Header.Set("X-Api-Key", apiKey)
+			req.Header.Set("Grpc-Metadata-X-Other", "kept")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /v1/ping = %d %s, want 200", resp.StatusCode, body)
+			}
+			check("rest", received())
 		})
 	}
 }

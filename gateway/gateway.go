@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/tlsconfig"
 	"github.com/portcullis/portcullis/interceptors/audit"
 	"github.com/portcullis/portcullis/interceptors/authn"
+	"github.com/portcullis/portcullis/interceptors/clientip"
 	"github.com/portcullis/portcullis/interceptors/metrics"
 	"github.com/portcullis/portcullis/interceptors/ratelimit"
 	"github.com/portcullis/portcullis/policy"
@@ -40,6 +42,8 @@ type Gateway struct {
 	cfg  *config.Config
 	opts options
 	log  *slog.Logger
+	// clientIP gives every stage the same client address (trusted_proxies).
+	clientIP *clientip.Resolver
 
 	registry       *policy.Registry
 	extFiles       []*protoregistry.Files // descriptor sets, for reflection
@@ -107,6 +111,9 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, opts: o, log: o.log, registry: reg, listeners: map[string]net.Listener{},
 		done: make(chan struct{}), serveErr: make(chan error, 3)}
 	if err := g.loadDescriptors(); err != nil {
+		return nil, err
+	}
+	if err := g.buildClientIP(); err != nil {
 		return nil, err
 	}
 	if err := g.buildRoutes(); err != nil {
@@ -182,6 +189,25 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	return g, nil
 }
 
+// buildClientIP builds the client-address resolver every stage shares.
+func (g *Gateway) buildClientIP() error {
+	proxies := make([]netip.Prefix, 0, len(g.cfg.TrustedProxies))
+	for i, p := range g.cfg.TrustedProxies {
+		pr, err := netip.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("gateway: trusted_proxies[%d]: %w", i, err)
+		}
+		proxies = append(proxies, pr)
+	}
+	header := clientip.XForwardedFor
+	if g.cfg.ForwardedHeader == "forwarded" {
+		header = clientip.Forwarded
+	}
+	// stripInternal guarantees that the REST front's keys are its own.
+	g.clientIP = clientip.New(clientip.WithTrustInternalMetadata(true), clientip.WithTrustedProxies(proxies), clientip.WithHeader(header))
+	return nil
+}
+
 func (g *Gateway) buildRoutes() error {
 	creds := map[proxy.Target]credentials.TransportCredentials{}
 	g.routes = map[string]*Route{}
@@ -199,7 +225,7 @@ func (g *Gateway) buildRoutes() error {
 			creds[t] = credentials.NewTLS(rl.TLSConfig())
 		}
 		rt := &Route{Service: r.Service, Target: t, Timeout: r.Timeout,
-			MaxRequestBytes: int(r.MaxRequestBytes), MaxResponseBytes: int(r.MaxResponseBytes)}
+			MaxRequestBytes: int(r.MaxRequestBytes), MaxResponseBytes: int(r.MaxResponseBytes), ForwardCredentials: r.ForwardCredentials}
 		rt.opts = rt.callOptions()
 		g.routes[r.Service] = rt
 	}

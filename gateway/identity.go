@@ -239,6 +239,7 @@ func (g *Gateway) identityStages() ([]Stage, error) {
 	anOpts := []authn.Option{
 		authn.WithMethodFunc(resolve.FromContext),
 		authn.WithTrustInternalMetadata(true), // stripInternal guarantees it
+		authn.WithClientAddrFunc(g.clientIP.Addr),
 		authn.WithLogger(g.log),
 	}
 	if idc.JWKSClient != nil {
@@ -258,6 +259,7 @@ func (g *Gateway) identityStages() ([]Stage, error) {
 		authz.WithPrincipalFunc(authn.FromContext),
 		authz.WithRequestFunc(requestFromContext),
 		authz.WithTrustInternalMetadata(true),
+		authz.WithClientAddrFunc(g.clientIP.Addr),
 		authz.WithShadow(g.id.shadow.Load, func(m *policy.Method, live, shadow authz.Verdict) {
 			g.id.disagree.Add(1)
 			dir := "would_deny"

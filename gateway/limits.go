@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -61,23 +60,12 @@ func (g *Gateway) rateLimitStage() (Stage, error) {
 				}
 			}))
 	}
-	var proxies []netip.Prefix
 	shadow := rc != nil && rc.Shadow
-	if rc != nil {
-		for i, p := range rc.TrustedProxies {
-			pr, err := netip.ParsePrefix(p)
-			if err != nil {
-				return Stage{}, fmt.Errorf("gateway: rate_limits.trusted_proxies[%d]: %w", i, err)
-			}
-			proxies = append(proxies, pr)
-		}
-	}
 	opts := []ratelimit.Option{
 		ratelimit.WithMethodFunc(resolve.FromContext),
 		ratelimit.WithPrincipalFunc(authn.FromContext),
 		ratelimit.WithRequestFunc(requestFromContext),
-		ratelimit.WithTrustInternalMetadata(true),
-		ratelimit.WithTrustedProxies(proxies),
+		ratelimit.WithClientAddrFunc(g.clientIP.Addr),
 		ratelimit.WithMetrics(g.rlMetrics),
 		ratelimit.WithDecisionFunc(func(ctx context.Context, d ratelimit.Decision) {
 			if rec := policy.RecordFrom(ctx); rec != nil && d.Result.Degraded {

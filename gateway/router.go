@@ -11,6 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/gateway/proxy"
+	"github.com/portcullis/portcullis/interceptors/authn"
 	"github.com/portcullis/portcullis/interceptors/requestid"
 	"github.com/portcullis/portcullis/interceptors/resolve"
 	"github.com/portcullis/portcullis/policy"
@@ -27,6 +28,9 @@ type Route struct {
 	// MaxRequestBytes and MaxResponseBytes cap one message each way.
 	MaxRequestBytes  int
 	MaxResponseBytes int
+	// ForwardCredentials keeps the client's "authorization" and
+	// "x-api-key" in the backend call (config forward_credentials).
+	ForwardCredentials bool
 
 	opts []grpc.CallOption // per-call options, built once by callOptions
 }
@@ -85,6 +89,7 @@ func (c limitedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, metho
 // would cost a copy per call).
 func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 	policy.StripInternal(md)
+	g.stripCredentials(ctx, md)
 	if g.signer != nil {
 		info, _ := requestid.FromContext(ctx)
 		// Signed after stripping, so a client can never supply one. A
@@ -104,6 +109,25 @@ func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 			delete(md, requestid.TraceStateKey)
 		}
 	}
+}
+
+// stripCredentials removes the client's credentials from a backend call's
+// metadata unless its route forwards them. The gateway has verified them;
+// a backend that held them could replay them against the gateway. The two
+// probes come first, so a call without credentials costs no route lookup.
+func (g *Gateway) stripCredentials(ctx context.Context, md metadata.MD) {
+	_, bearer := md[authn.AuthorizationKey]
+	_, key := md[authn.APIKeyKey]
+	if !bearer && !key {
+		return
+	}
+	method, _ := grpc.Method(ctx)
+	svc, _ := policy.SplitMethod(method)
+	if rt, ok := g.routes[svc]; ok && rt.ForwardCredentials {
+		return
+	}
+	delete(md, authn.AuthorizationKey)
+	delete(md, authn.APIKeyKey)
 }
 
 // timeout is the route's deadline for calls whose client sent none (the

@@ -70,6 +70,17 @@ type Config struct {
 	// admin listener publishes at /.well-known/portcullis-jwks.json.
 	// Without it no assertion is sent.
 	Assertion *Assertion `yaml:"assertion"`
+	// TrustedProxies (trusted_proxies) are the CIDRs of proxies in front of
+	// the gateway whose forwarding header (forwarded_header) is believed,
+	// read right to left. The client address they give is the one every
+	// stage sees: API-key cidrs, context.client_ip in conditions,
+	// client-IP rate limits and the audit record. Default none: the client
+	// address is always the TCP peer (for REST, the HTTP client).
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ForwardedHeader (forwarded_header) is the header trusted proxies set:
+	// x-forwarded-for (default) or forwarded (RFC 7239). Only that one is
+	// read, so a client cannot pick its address by sending the other.
+	ForwardedHeader string `yaml:"forwarded_header"`
 	// RateLimits (rate_limits) chooses where rate-limit counters live.
 	// Default: in memory, per replica.
 	RateLimits *RateLimits `yaml:"rate_limits"`
@@ -162,6 +173,13 @@ type Route struct {
 	// MaxResponseBytes (max_response_bytes) is the largest response message
 	// accepted from the backend, in bytes. Default 4 MiB; 1 to 64 MiB.
 	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+	// ForwardCredentials (forward_credentials: true) passes the client's
+	// credentials, the "authorization" and "x-api-key" metadata, on to the
+	// backend. Default false: the gateway removes them from every call it
+	// forwards, so that no backend (nor its logs) holds a bearer token or
+	// an API key secret it could replay against the gateway; the backend
+	// learns the caller from the identity assertion (assertion:).
+	ForwardCredentials bool `yaml:"forward_credentials"`
 }
 
 func (r *Route) setDefaults() {

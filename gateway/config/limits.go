@@ -24,9 +24,9 @@ type RateLimits struct {
 	// OnRedisDown (on_redis_down) is local (fall back to a per-replica limit,
 	// default) or fail_closed (refuse limited methods while Redis is down).
 	OnRedisDown string `yaml:"on_redis_down"`
-	// TrustedProxies (trusted_proxies) are CIDRs whose X-Forwarded-For and
-	// Forwarded headers are believed (parsed right to left). Default none:
-	// the client address is always the TCP peer.
+	// TrustedProxies (trusted_proxies) moved to the top level, since the
+	// client address they give is now the one every stage sees; setting it
+	// here is an error that says so.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Shadow (shadow: true) counts and records every limit but refuses no
 	// call, whatever the method policies say: for trying limits out on
@@ -110,11 +110,17 @@ func (v *validator) limits(c *Config) {
 		if rl.LeaseSize < 0 {
 			v.add("rate_limits.lease_size", "must not be negative")
 		}
-		for i, p := range rl.TrustedProxies {
-			if _, err := netip.ParsePrefix(p); err != nil {
-				v.add(index("rate_limits.trusted_proxies", i), "invalid CIDR %q", p)
-			}
+		if len(rl.TrustedProxies) > 0 {
+			v.add("rate_limits.trusted_proxies", "moved to the top-level trusted_proxies, which sets the client address of every stage (API-key cidrs, conditions, rate limits, audit)")
 		}
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			v.add(index("trusted_proxies", i), "invalid CIDR %q", p)
+		}
+	}
+	if c.ForwardedHeader != "" {
+		v.oneOf("forwarded_header", c.ForwardedHeader, "x-forwarded-for", "forwarded")
 	}
 	if a := c.Audit; a != nil {
 		v.oneOf("audit.on_full", a.OnFull, "block", "drop")

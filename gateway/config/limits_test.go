@@ -12,7 +12,8 @@ func TestLimitsAndAudit(t *testing.T) {
 	cfg, err := Parse("g.yaml", []byte(minimal+`rate_limits:
   store: redis
   redis: {address: 127.0.0.1:6379}
-  trusted_proxies: [10.0.0.0/8]
+trusted_proxies: [10.0.0.0/8, "fd00::/8"]
+forwarded_header: forwarded
 audit:
   on_full: drop
   file: {dir: audit}
@@ -21,6 +22,9 @@ audit:
 		t.Fatalf("Parse() = %v, want nil", err)
 	}
 	rl, a := cfg.RateLimits, cfg.Audit
+	if len(cfg.TrustedProxies) != 2 || cfg.ForwardedHeader != "forwarded" {
+		t.Errorf("TrustedProxies, ForwardedHeader = %q, %q, want both set", cfg.TrustedProxies, cfg.ForwardedHeader)
+	}
 	if rl.Mode != "exact" || rl.OnRedisDown != "local" || rl.LeaseSize != 10 || rl.Redis.Timeout != 50*time.Millisecond || rl.Redis.Prefix != "portcullis:rl:" {
 		t.Errorf("RateLimits = %+v, want defaults filled", rl)
 	}
@@ -30,7 +34,9 @@ audit:
 	for _, tt := range []struct{ name, src, want string }{
 		{"bad store", "rate_limits: {store: memcached}\n", `g.yaml:5: rate_limits.store: invalid value "memcached"`},
 		{"redis without address", "rate_limits: {store: redis}\n", "rate_limits.redis.address: required when store is redis"},
-		{"bad cidr", "rate_limits: {trusted_proxies: [10.0.0.0/40]}\n", `rate_limits.trusted_proxies[0]: invalid CIDR "10.0.0.0/40"`},
+		{"bad cidr", "trusted_proxies: [10.0.0.0/8, 10.0.0.0/40]\n", `g.yaml:5: trusted_proxies[1]: invalid CIDR "10.0.0.0/40"`},
+		{"bad forwarded header", "forwarded_header: x-real-ip\n", `g.yaml:5: forwarded_header: invalid value "x-real-ip"`},
+		{"trusted proxies in the old place", "rate_limits: {trusted_proxies: [10.0.0.0/8]}\n", `rate_limits.trusted_proxies: moved to the top-level trusted_proxies`},
 		{"no sink", "audit: {on_full: block}\n", "audit: configure at least one sink"},
 		{"bad policy", "audit: {on_full: panic, file: {dir: a}}\n", `audit.on_full: invalid value "panic"`},
 	} {

@@ -30,14 +30,14 @@ type facts struct {
 func (o *options) gather(ctx context.Context, f *facts, p *policy.Principal) {
 	f.requestID, f.traceID = o.requestID(ctx)
 	f.transport = policy.TransportGRPC
+	if a := o.clientAddr(ctx); a.IsValid() {
+		f.clientIP = a.String()
+	}
 	if o.trustInternal {
 		if v, _ := single(ctx, policy.KeyTransport); v == policy.TransportHTTP {
 			f.transport = policy.TransportHTTP
 			f.http.Method, _ = single(ctx, policy.KeyHTTPMethod)
 			f.http.Route, _ = single(ctx, policy.KeyRoute)
-			if a, ok := single(ctx, policy.KeyClientAddr); ok {
-				f.clientIP = hostOf(a)
-			}
 			f.tls.Version, _ = single(ctx, policy.KeyTLSVersion)
 			if sum, _ := single(ctx, policy.KeyClientCertSHA256); sum != "" {
 				f.tls.MTLS, f.tls.CertSHA256 = true, sum
@@ -50,8 +50,8 @@ func (o *options) gather(ctx context.Context, f *facts, p *policy.Principal) {
 	if !ok {
 		return
 	}
-	if pr.Addr != nil {
-		f.clientIP = hostOf(pr.Addr.String())
+	if f.clientIP == "" && pr.Addr != nil {
+		f.clientIP = hostOf(pr.Addr.String()) // not an IP (bufconn, a Unix socket): its name
 	}
 	info, ok := pr.AuthInfo.(credentials.TLSInfo)
 	if !ok {

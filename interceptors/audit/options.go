@@ -2,10 +2,12 @@ package audit
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/portcullis/portcullis/interceptors/clientip"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -18,6 +20,7 @@ type options struct {
 	requestID       func(context.Context) (requestID, traceID string)
 	skip            func(fullMethod string) bool
 	trustInternal   bool
+	clientAddr      func(context.Context) netip.Addr
 	now             func() time.Time
 	requiredTimeout time.Duration
 	maxRequest      int
@@ -40,7 +43,23 @@ func evaluateOptions(opts []Option) *options {
 	for _, opt := range opts {
 		opt(o)
 	}
+	if o.clientAddr == nil {
+		o.clientAddr = clientip.New(clientip.WithTrustInternalMetadata(o.trustInternal)).Addr
+	}
 	return o
+}
+
+// WithClientAddrFunc sets how the record's client_ip is found. The gateway
+// passes the clientip.Resolver every stage shares, so that behind a trusted
+// proxy the record names the client, not the proxy. Default: the TCP peer,
+// or with WithTrustInternalMetadata the REST front's client address. A nil
+// f keeps the default.
+func WithClientAddrFunc(f func(context.Context) netip.Addr) Option {
+	return func(o *options) {
+		if f != nil {
+			o.clientAddr = f
+		}
+	}
 }
 
 // WithMethodFunc sets how the call's method policy is found (the gateway

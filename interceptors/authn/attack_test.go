@@ -235,10 +235,11 @@ func TestTrustedInternalMetadata(t *testing.T) {
 		{name: "bound token", m: needsBound, md: join(cert, bearer(f.token(map[string]any{"jti": "b", "cnf": authntest.CNF(f.alice.Leaf)}))), want: &who{
 			ID: "alice", Kind: policy.KindUser, Cred: policy.CredentialJWT, CredID: "b", Issuer: idpName, MTLS: true, Bound: true, Cert: sum,
 		}},
-		{name: "client address", m: anyCred, p: tlsPeer("192.0.2.9:1", nil, false), md: join(apiKeyMD(f.apiKey["office"]), []string{policy.KeyClientAddr, "10.0.0.1:1"}), want: &who{
+		{name: "client address", m: anyCred, p: tlsPeer("192.0.2.9:1", nil, false), md: join(apiKeyMD(f.apiKey["office"]), []string{policy.KeyTransport, policy.TransportHTTP, policy.KeyClientAddr, "10.0.0.1:1"}), want: &who{
 			ID: "office", Kind: policy.KindUser, Cred: policy.CredentialAPIKey, CredID: idOf(f.apiKey["office"]), Issuer: "api-key",
 		}},
-		{name: "bad client address", m: anyCred, md: join(apiKeyMD(f.apiKey["office"]), []string{policy.KeyClientAddr, "bufconn"}), reason: "client address is unknown"},
+		{name: "bad client address", m: anyCred, md: join(apiKeyMD(f.apiKey["office"]), []string{policy.KeyTransport, policy.TransportHTTP, policy.KeyClientAddr, "bufconn"}), reason: "client address is unknown"},
+		{name: "client address without the REST transport", m: anyCred, p: tlsPeer("192.0.2.9:1", nil, false), md: join(apiKeyMD(f.apiKey["office"]), []string{policy.KeyClientAddr, "10.0.0.1:1"}), reason: "client address 192.0.2.9 not in"},
 		{name: "two thumbprints", m: mtlsOnly, md: join(cert, []string{policy.KeyClientCertSHA256, sum}), reason: "no credentials"},
 	})
 }

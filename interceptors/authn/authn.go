@@ -223,7 +223,7 @@ func (a *Authenticator) debug(ctx context.Context, msg, method, why string) {
 func (a *Authenticator) identify(ctx context.Context, m *policy.Method) (*policy.Principal, string) {
 	authz := policy.IncomingValue(ctx, AuthorizationKey)
 	keys := policy.IncomingValue(ctx, APIKeyKey)
-	c := connection(ctx, a.o.trustInternal)
+	c := connection(ctx, a.o.trustInternal, a.o.clientAddr)
 	var p *policy.Principal
 	var why string
 	switch {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"net"
 	"net/netip"
 	"strings"
 
@@ -20,6 +19,7 @@ type conn struct {
 	ctx     context.Context
 	trusted bool // internal metadata keys are trusted
 	peer    *peer.Peer
+	addr    func(context.Context) netip.Addr // the client address (options.clientAddr)
 
 	// A verified client certificate, from the TLS state or (trusted) from
 	// the REST front's internal keys.
@@ -32,8 +32,8 @@ type conn struct {
 
 // connection gathers the certificate facts of the call. Only a certificate
 // that the TLS layer verified (non-empty VerifiedChains) counts.
-func connection(ctx context.Context, trusted bool) conn {
-	c := conn{ctx: ctx, trusted: trusted}
+func connection(ctx context.Context, trusted bool, addr func(context.Context) netip.Addr) conn {
+	c := conn{ctx: ctx, trusted: trusted, addr: addr}
 	c.peer, _ = peer.FromContext(ctx)
 	if trusted {
 		if sum, ok := single(ctx, policy.KeyClientCertSHA256); ok && sum != "" {
@@ -172,29 +172,6 @@ func (c *conn) stamp(p *policy.Principal) {
 	}
 }
 
-// clientAddr is the client's IP address: the REST front's (trusted)
-// internal key for REST calls, else the TCP peer. It is invalid when
-// neither is an IP address (an in-memory connection, say).
-func (c *conn) clientAddr() netip.Addr {
-	if c.trusted {
-		if v, ok := single(c.ctx, policy.KeyClientAddr); ok {
-			if ap, err := netip.ParseAddrPort(v); err == nil {
-				return ap.Addr().Unmap().WithZone("")
-			}
-			if ip, err := netip.ParseAddr(v); err == nil {
-				return ip.Unmap().WithZone("")
-			}
-			return netip.Addr{}
-		}
-	}
-	if c.peer == nil || c.peer.Addr == nil {
-		return netip.Addr{}
-	}
-	if t, ok := c.peer.Addr.(*net.TCPAddr); ok {
-		return t.AddrPort().Addr().Unmap().WithZone("")
-	}
-	if ap, err := netip.ParseAddrPort(c.peer.Addr.String()); err == nil {
-		return ap.Addr().Unmap().WithZone("")
-	}
-	return netip.Addr{}
-}
+// clientAddr is the client's IP address (options.clientAddr). It is
+// invalid when the call has none (an in-memory connection, say).
+func (c *conn) clientAddr() netip.Addr { return c.addr(c.ctx) }

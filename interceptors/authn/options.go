@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
+	"github.com/portcullis/portcullis/interceptors/clientip"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -15,6 +17,7 @@ type Option func(*options)
 type options struct {
 	method        func(context.Context) (*policy.Method, bool)
 	trustInternal bool
+	clientAddr    func(context.Context) netip.Addr
 	logger        *slog.Logger
 	cacheSize     int
 	httpClient    *http.Client
@@ -38,6 +41,9 @@ func evaluateOptions(opts []Option) *options {
 	for _, opt := range opts {
 		opt(o)
 	}
+	if o.clientAddr == nil {
+		o.clientAddr = clientip.New(clientip.WithTrustInternalMetadata(o.trustInternal)).Addr
+	}
 	return o
 }
 
@@ -59,7 +65,8 @@ func WithMethodFunc(f func(ctx context.Context) (*policy.Method, bool)) Option {
 
 // WithTrustInternalMetadata makes the interceptors trust the internal
 // metadata keys that the gateway's REST front sets on its in-memory calls:
-// policy.KeyClientAddr for the client address and policy.KeyClientCertSHA256,
+// policy.KeyClientAddr for the client address (with policy.KeyTransport
+// "http"; see clientip.WithTrustInternalMetadata) and policy.KeyClientCertSHA256,
 // KeyClientSPIFFE and KeyClientSubject for the client's verified
 // certificate. Set it only where every internal key is stripped from client
 // input before this interceptor runs, as the gateway does. The default,
@@ -67,6 +74,20 @@ func WithMethodFunc(f func(ctx context.Context) (*policy.Method, bool)) Option {
 // certificate or an address by sending them.
 func WithTrustInternalMetadata(trust bool) Option {
 	return func(o *options) { o.trustInternal = trust }
+}
+
+// WithClientAddrFunc sets how the client address that API-key allow-lists
+// (cidrs) are checked against is found. The gateway passes the
+// clientip.Resolver every stage shares, so that behind a trusted proxy the
+// check sees the client, not the proxy. The default is the TCP peer, or
+// with WithTrustInternalMetadata the REST front's client address. A nil f
+// keeps the default.
+func WithClientAddrFunc(f func(context.Context) netip.Addr) Option {
+	return func(o *options) {
+		if f != nil {
+			o.clientAddr = f
+		}
+	}
 }
 
 // WithLogger sets the logger that receives, at slog.LevelDebug, the precise

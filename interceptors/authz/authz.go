@@ -2,11 +2,9 @@ package authz
 
 import (
 	"context"
-	"net"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -48,7 +46,9 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 	if e == nil {
 		return errNoEngine // fail closed
 	}
-	in := Input{Time: o.now(), Transport: policy.TransportGRPC}
+	// The clock is read only if a condition reads context.time or the
+	// rate meter counts the call.
+	in := Input{Method: m.FullMethod, Transport: policy.TransportGRPC, now: o.now}
 	in.Principal, _ = o.principal(ctx)
 	if msg, ok := req.(proto.Message); ok {
 		in.Request = msg
@@ -59,6 +59,16 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 	if m.Resource != "" && in.Request != nil {
 		in.Resource = fields.String(in.Request, m.Resource)
 	}
+	var se *Engine
+	if o.shadow != nil {
+		se = o.shadow()
+	}
+	if e.usesRate || se != nil && se.usesRate {
+		if k := rateKey(in.Principal); k != "" {
+			in.Time = o.now()
+			in.RequestRate = o.rates.Observe(k, in.Time)
+		}
+	}
 	v := e.Decide(m, &in)
 	rec := policy.RecordFrom(ctx)
 	if rec != nil {
@@ -67,16 +77,14 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 		}
 		rec.Resource = in.Resource
 	}
-	if o.shadow != nil {
-		if se := o.shadow(); se != nil {
-			sv := se.Decide(m, &in)
-			disagree := sv.Allowed != v.Allowed
-			if rec != nil {
-				rec.Shadow = &policy.ShadowResult{Version: se.Version(), Allowed: sv.Allowed, Disagree: disagree}
-			}
-			if disagree && o.onDisagree != nil {
-				o.onDisagree(m, v, sv)
-			}
+	if se != nil {
+		sv := se.Decide(m, &in)
+		disagree := sv.Allowed != v.Allowed
+		if rec != nil {
+			rec.Shadow = &policy.ShadowResult{Version: se.Version(), Allowed: sv.Allowed, Disagree: disagree}
+		}
+		if disagree && o.onDisagree != nil {
+			o.onDisagree(m, v, sv)
 		}
 	}
 	if v.Allowed {
@@ -88,29 +96,17 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 	return errDenied
 }
 
-// facts fills the client address and transport, from the REST front's
-// internal metadata when trusted, else from the peer.
+// facts fills the transport, from the REST front's internal metadata when
+// trusted, and the client address (options.clientAddr).
 func (o *options) facts(ctx context.Context, in *Input) {
 	// IncomingValue reads a key without copying the metadata.
 	if o.trustInternal {
 		if v := policy.IncomingValue(ctx, policy.KeyTransport); len(v) == 1 && v[0] == policy.TransportHTTP {
 			in.Transport = policy.TransportHTTP
-			if a := policy.IncomingValue(ctx, policy.KeyClientAddr); len(a) == 1 {
-				in.ClientIP = hostOf(a[0])
-				return
-			}
 		}
 	}
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		in.ClientIP = hostOf(p.Addr.String())
-	}
-}
-
-func hostOf(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
+	// Formatted only if a condition or the rate meter reads it.
+	in.addr = o.clientAddr(ctx)
 }
 
 // UnaryServerInterceptor authorizes unary calls; the decoded request is

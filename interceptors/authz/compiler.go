@@ -29,6 +29,8 @@ type basePlans struct {
 	index map[string]int
 	words int
 	plans map[*policy.Method]*plan
+	// usesRate: a method condition reads context.request_rate.
+	usesRate bool
 }
 
 // base returns the registry's plans, building them on first use.
@@ -63,6 +65,7 @@ func (c *Compiler) base(reg *policy.Registry, resolve func(string) (protoreflect
 			if p.cond, err = c.Program(m.Condition, md); err != nil {
 				return nil, fmt.Errorf("authz: method %s: condition: %w", name, err)
 			}
+			b.usesRate = b.usesRate || readsRate(m.Condition)
 		}
 		b.plans[m] = p
 	}

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -21,12 +22,32 @@ type Input struct {
 	// Request is the decoded (first) request message, or nil when the
 	// method's policy reads no request field.
 	Request proto.Message
-	// Facts about the call, visible to conditions as `context`.
+	// Facts about the call, visible to conditions as `context`: the
+	// client address (as clientip resolves it), when the call arrived, its
+	// full method name ("/pkg.Svc/Method"), transport ("grpc" or "http"),
+	// the resource field's value, and the caller's recent calls per second
+	// (RateMeter; the interceptors measure it only for engines whose
+	// conditions read it, Engine.UsesRequestRate).
 	ClientIP    string
 	Time        time.Time
+	Method      string
 	Transport   string
 	Resource    string
 	RequestRate float64
+
+	// addr is the client address the interceptors resolved, formatted into
+	// ClientIP only when read (clientIP); now, when set, gives Time when a
+	// condition first reads it and Time is zero.
+	addr netip.Addr
+	now  func() time.Time
+}
+
+// clientIP is ClientIP, or else the resolved address as text.
+func (in *Input) clientIP() string {
+	if in.ClientIP == "" && in.addr.IsValid() {
+		return in.addr.String()
+	}
+	return in.ClientIP
 }
 
 // Failed requirements, as recorded in Verdict.Failed and policy.Decision.
@@ -248,7 +269,10 @@ func (e *Engine) celPrincipal(p *policy.Principal, in *Input) *portcullisv1.Prin
 }
 
 func celContext(in *Input, p *policy.Principal) *portcullisv1.RequestContext {
-	c := &portcullisv1.RequestContext{ClientIp: in.ClientIP, Transport: in.Transport, Resource: in.Resource, RequestRate: in.RequestRate}
+	c := &portcullisv1.RequestContext{ClientIp: in.clientIP(), Method: in.Method, Transport: in.Transport, Resource: in.Resource, RequestRate: in.RequestRate}
+	if in.Time.IsZero() && in.now != nil {
+		in.Time = in.now() // once: every condition of the decision sees the same time
+	}
 	if !in.Time.IsZero() {
 		c.Time = timestamppb.New(in.Time)
 	}

@@ -30,6 +30,9 @@ type Engine struct {
 	// effective maps a compiled method to its overridden copy, for the
 	// stages that read limits (rate limiting).
 	overridden map[*policy.Method]*policy.Method
+	// usesRate: some condition reads context.request_rate, so calls are
+	// counted per principal (RateMeter).
+	usesRate bool
 }
 
 type bitset []uint64
@@ -98,7 +101,7 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{version: b.Version, index: base.index, names: base.names, words: base.words, plans: base.plans,
+	e := &Engine{version: b.Version, index: base.index, names: base.names, words: base.words, plans: base.plans, usesRate: base.usesRate,
 		roles: map[string]*role{}, users: map[string][]*role{}, groups: map[string][]*role{}, services: map[string][]*role{},
 		spiffe: map[string][]*role{}, grants: map[string]bitset{}, overridden: map[*policy.Method]*policy.Method{}}
 	bitsOf := func(what string, perms []string) (bitset, error) {
@@ -122,6 +125,7 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 			if cr.cond, err = o.compiler.Program(r.Condition, nil); err != nil {
 				return nil, fmt.Errorf("authz: role %s: condition: %w", name, err)
 			}
+			e.usesRate = e.usesRate || readsRate(r.Condition)
 		}
 		e.roles[name] = cr
 	}
@@ -197,6 +201,7 @@ func (e *Engine) applyOverrides(reg *policy.Registry, b *policy.Bundle, o engine
 				return fmt.Errorf("authz: override %s: condition: %w", name, err)
 			}
 			p.extraSrc = ov.Condition
+			e.usesRate = e.usesRate || readsRate(ov.Condition)
 		}
 		if ov.RateLimit != nil {
 			em := *m
@@ -207,6 +212,11 @@ func (e *Engine) applyOverrides(reg *policy.Registry, b *policy.Bundle, o engine
 	}
 	return nil
 }
+
+// UsesRequestRate reports whether a condition of the engine reads
+// context.request_rate: only then do the interceptors count calls per
+// principal (a RateMeter), so that no other policy pays for it.
+func (e *Engine) UsesRequestRate() bool { return e.usesRate }
 
 // Effective returns the method with the bundle's overrides applied (a
 // tighter rate limit), or m itself when the bundle overrides nothing.

@@ -2,10 +2,12 @@ package authz
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/portcullis/portcullis/interceptors/clientip"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -18,6 +20,8 @@ type options struct {
 	request       func(context.Context) (proto.Message, bool)
 	now           func() time.Time
 	trustInternal bool
+	clientAddr    func(context.Context) netip.Addr
+	rates         *RateMeter
 	shadow        func() *Engine
 	onDisagree    func(m *policy.Method, live, shadow Verdict)
 }
@@ -30,6 +34,12 @@ func evaluate(opts []Option) *options {
 	}
 	for _, opt := range opts {
 		opt(o)
+	}
+	if o.clientAddr == nil {
+		o.clientAddr = clientip.New(clientip.WithTrustInternalMetadata(o.trustInternal)).Addr
+	}
+	if o.rates == nil {
+		o.rates = NewRateMeter(0, 0)
 	}
 	return o
 }
@@ -63,6 +73,31 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // false.
 func WithTrustInternalMetadata(trust bool) Option {
 	return func(o *options) { o.trustInternal = trust }
+}
+
+// WithClientAddrFunc sets how `context.client_ip` is found. The gateway
+// passes the clientip.Resolver every stage shares, so that behind a trusted
+// proxy conditions see the client, not the proxy. Default: the TCP peer, or
+// with WithTrustInternalMetadata the REST front's client address. A nil f
+// keeps the default.
+func WithClientAddrFunc(f func(context.Context) netip.Addr) Option {
+	return func(o *options) {
+		if f != nil {
+			o.clientAddr = f
+		}
+	}
+}
+
+// WithRateMeter sets the meter behind `context.request_rate`, counting the
+// calls of each authenticated principal while the engine's conditions read
+// it. Default: a meter of its own with
+// DefaultRateWindow and DefaultRateKeys. A nil m keeps the default.
+func WithRateMeter(m *RateMeter) Option {
+	return func(o *options) {
+		if m != nil {
+			o.rates = m
+		}
+	}
 }
 
 // WithShadow evaluates every call with a candidate engine as well (nil

@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/netip"
@@ -95,12 +96,13 @@ func TestKeys(t *testing.T) {
 // TestClientIP checks the forwarding headers: ignored from untrusted
 // peers (a spoofed X-Forwarded-For changes nothing), read right to left
 // from trusted proxies.
+// TestClientIP checks that the options reach the client address of
+// client-IP keys (interceptors/clientip tests the resolution itself).
 func TestClientIP(t *testing.T) {
-	proxies := ratelimit.WithTrustedProxies([]netip.Prefix{
-		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8:ffff::/48"),
-	})
+	proxies := ratelimit.WithTrustedProxies([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
 	forwarded := ratelimit.WithProxyHeader(ratelimit.HeaderForwarded)
 	rest := ratelimit.WithTrustInternalMetadata(true)
+	fixed := ratelimit.WithClientAddrFunc(func(context.Context) netip.Addr { return netip.MustParseAddr("192.0.2.44") })
 	for _, tc := range []struct {
 		name string
 		peer string
@@ -110,28 +112,13 @@ func TestClientIP(t *testing.T) {
 	}{
 		{"no proxies configured", "10.0.0.1:1", []string{"x-forwarded-for", "6.6.6.6"}, nil, "10.0.0.1"},
 		{"spoofed from untrusted peer", "203.0.113.9:1", []string{"x-forwarded-for", "6.6.6.6"}, []ratelimit.Option{proxies}, "203.0.113.9"},
-		{"spoofed forwarded from untrusted peer", "203.0.113.9:1", []string{"forwarded", "for=6.6.6.6"}, []ratelimit.Option{proxies, forwarded}, "203.0.113.9"},
 		{"one hop", "10.0.0.1:1", []string{"x-forwarded-for", "198.51.100.7"}, []ratelimit.Option{proxies}, "198.51.100.7"},
-		{"several hops, spoofed leftmost", "10.0.0.1:1", []string{"x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.2"}, []ratelimit.Option{proxies}, "198.51.100.7"},
-		{"several header lines", "10.0.0.1:1", []string{"x-forwarded-for", "6.6.6.6", "x-forwarded-for", "198.51.100.7,10.0.0.2"}, []ratelimit.Option{proxies}, "198.51.100.7"},
-		{"with port and brackets", "10.0.0.1:1", []string{"x-forwarded-for", "[2001:db8::1]:443, 10.0.0.2:80"}, []ratelimit.Option{proxies}, "2001:db8::1"},
-		{"all trusted", "10.0.0.1:1", []string{"x-forwarded-for", "10.0.0.3, 10.0.0.2"}, []ratelimit.Option{proxies}, "10.0.0.3"},
-		{"garbage stops at last proxy", "10.0.0.1:1", []string{"x-forwarded-for", "198.51.100.7, nonsense, 10.0.0.2"}, []ratelimit.Option{proxies}, "10.0.0.2"},
-		{"garbage first", "10.0.0.1:1", []string{"x-forwarded-for", "nonsense"}, []ratelimit.Option{proxies}, "10.0.0.1"},
-		{"no header", "10.0.0.1:1", nil, []ratelimit.Option{proxies}, "10.0.0.1"},
-		{"v4-mapped peer is trusted", "[::ffff:10.0.0.1]:1", []string{"x-forwarded-for", "198.51.100.7"}, []ratelimit.Option{proxies}, "198.51.100.7"},
-		{"v6 proxy", "[2001:db8:ffff::1]:1", []string{"x-forwarded-for", "198.51.100.7, 2001:db8:ffff::2"}, []ratelimit.Option{proxies}, "198.51.100.7"},
-		{"forwarded", "10.0.0.1:1", []string{"forwarded", `for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, for=10.0.0.2;by=10.0.0.1`},
-			[]ratelimit.Option{proxies, forwarded}, "2001:db8:cafe::17"},
-		{"forwarded case and quotes", "10.0.0.1:1", []string{"forwarded", `proto=http;FOR="198.51.100.7:80"`}, []ratelimit.Option{proxies, forwarded}, "198.51.100.7"},
-		{"forwarded unknown stops", "10.0.0.1:1", []string{"forwarded", "for=198.51.100.7, for=unknown, for=10.0.0.2"}, []ratelimit.Option{proxies, forwarded}, "10.0.0.2"},
-		{"forwarded obfuscated stops", "10.0.0.1:1", []string{"forwarded", "for=_hidden"}, []ratelimit.Option{proxies, forwarded}, "10.0.0.1"},
-		{"forwarded ignored when xff chosen", "10.0.0.1:1", []string{"forwarded", "for=6.6.6.6"}, []ratelimit.Option{proxies}, "10.0.0.1"},
+		{"forwarded", "10.0.0.1:1", []string{"forwarded", "for=198.51.100.7"}, []ratelimit.Option{proxies, forwarded}, "198.51.100.7"},
 		{"xff ignored when forwarded chosen", "10.0.0.1:1", []string{"x-forwarded-for", "6.6.6.6"}, []ratelimit.Option{proxies, forwarded}, "10.0.0.1"},
 		{"rest via trusted proxy", "127.0.0.1:1", []string{policy.KeyTransport, policy.TransportHTTP, policy.KeyClientAddr, "10.0.0.5:1234", "x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.5"},
 			[]ratelimit.Option{proxies, rest}, "198.51.100.7"},
-		{"rest spoofed", "127.0.0.1:1", []string{policy.KeyTransport, policy.TransportHTTP, policy.KeyClientAddr, "198.51.100.7:1234", "x-forwarded-for", "6.6.6.6, 198.51.100.7"},
-			[]ratelimit.Option{proxies, rest}, "198.51.100.7"},
+		{"rest keys not trusted", "127.0.0.1:1", []string{policy.KeyTransport, policy.TransportHTTP, policy.KeyClientAddr, "10.0.0.5:1234"}, nil, "127.0.0.1"},
+		{"client address function", "10.0.0.1:1", []string{"x-forwarded-for", "198.51.100.7"}, []ratelimit.Option{proxies, fixed}, "192.0.2.44"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := withPeer(testContext(t), tc.peer)

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/portcullis/portcullis/interceptors/clientip"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -20,6 +21,7 @@ type options struct {
 	trustInternal bool
 	trusted       []netip.Prefix
 	header        ProxyHeader
+	clientIP      func(context.Context) netip.Addr
 	ipv6Bits      int
 	metrics       *Metrics
 	onDecision    func(context.Context, Decision)
@@ -37,9 +39,9 @@ func evaluate(opts []Option) *options {
 	for _, opt := range opts {
 		opt(o)
 	}
-	o.trusted = append([]netip.Prefix(nil), o.trusted...)
-	for i, p := range o.trusted {
-		o.trusted[i] = p.Masked()
+	if o.clientIP == nil {
+		o.clientIP = clientip.New(clientip.WithTrustInternalMetadata(o.trustInternal),
+			clientip.WithTrustedProxies(o.trusted), clientip.WithHeader(o.header)).Addr
 	}
 	o.ipv6Bits = min(max(o.ipv6Bits, 0), 128)
 	return o
@@ -95,17 +97,25 @@ func WithTrustedProxies(prefixes []netip.Prefix) Option {
 }
 
 // ProxyHeader names the forwarding header that trusted proxies set.
-type ProxyHeader uint8
+type ProxyHeader = clientip.Header
 
 const (
 	// HeaderXForwardedFor is "X-Forwarded-For" (metadata key
 	// "x-forwarded-for"), the default. grpc-gateway appends the REST
 	// peer to it, so it is the right choice behind the gateway's REST front.
-	HeaderXForwardedFor ProxyHeader = iota
+	HeaderXForwardedFor = clientip.XForwardedFor
 	// HeaderForwarded is RFC 7239 "Forwarded" (metadata key "forwarded"),
 	// its for= parameters.
-	HeaderForwarded
+	HeaderForwarded = clientip.Forwarded
 )
+
+// WithClientAddrFunc sets how the client address of client-IP keys is
+// found, replacing WithTrustInternalMetadata, WithTrustedProxies and
+// WithProxyHeader: the gateway passes the one clientip.Resolver that every
+// stage uses, so that all of them see the same address.
+func WithClientAddrFunc(f func(context.Context) netip.Addr) Option {
+	return func(o *options) { o.clientIP = f }
+}
 
 // WithProxyHeader chooses which forwarding header trusted proxies set.
 // Only that one is read: if either were accepted, a client could send the

@@ -154,3 +154,43 @@ func TestUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestRunTestContext: a case's context reaches conditions, its method as
+// context.method and its request_rate as context.request_rate.
+func TestRunTestContext(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "bundle.yaml")
+	tests := filepath.Join(dir, "tests.yaml")
+	const get = "/examples.bank.v1.BankService/GetAccount"
+	writeTestFile(t, bundle, `version: "1"
+roles:
+  reader:
+    permissions: [bank.accounts.read, bank.accounts.list]
+    condition: "context.request_rate < 10.0 && context.method == '`+get+`' && context.client_ip == '10.0.0.1'"
+bindings:
+  - {roles: [reader], users: [ann]}
+`)
+	writeTestFile(t, tests, `cases:
+  - {name: calm, principal: {id: ann}, method: `+get+`, context: {client_ip: 10.0.0.1, request_rate: 5}, expect: allow}
+  - {name: busy, principal: {id: ann}, method: `+get+`, context: {client_ip: 10.0.0.1, request_rate: 20}, expect: deny}
+  - {name: other address, principal: {id: ann}, method: `+get+`, context: {client_ip: 10.0.0.2}, expect: deny}
+  - {name: other method, principal: {id: ann}, method: /examples.bank.v1.BankService/ListAccounts, context: {client_ip: 10.0.0.1}, expect: deny}
+`)
+	var stdout, stderr bytes.Buffer
+	if code := RunTest([]string{bundle, tests}, &stdout, &stderr, bankRegistry(t)); code != 0 {
+		t.Errorf("RunTest() = %d, want 0; stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	writeTestFile(t, tests, "cases:\n  - {name: a, principal: {id: ann}, method: "+get+", context: {request_rate: -1}, expect: deny}\n")
+	stdout.Reset()
+	stderr.Reset()
+	if code := RunTest([]string{bundle, tests}, &stdout, &stderr, bankRegistry(t)); code != 1 || !strings.Contains(stderr.String(), "context.request_rate: negative rate") {
+		t.Errorf("RunTest(negative rate) = %d, stderr %q, want 1 and a negative rate error", code, stderr.String())
+	}
+}
+
+func writeTestFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

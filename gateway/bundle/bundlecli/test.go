@@ -40,9 +40,10 @@ type testCase struct {
 
 // caseContext holds the call facts conditions see as `context`.
 type caseContext struct {
-	ClientIP  string `yaml:"client_ip"`
-	Time      string `yaml:"time"` // RFC 3339; default: now
-	Transport string `yaml:"transport"`
+	ClientIP    string  `yaml:"client_ip"`
+	Time        string  `yaml:"time"` // RFC 3339; default: now
+	Transport   string  `yaml:"transport"`
+	RequestRate float64 `yaml:"request_rate"`
 }
 
 // check is one decoded case, ready to run.
@@ -199,6 +200,7 @@ func decodeCase(loc *locator, at string, tc testCase, reg *policy.Registry) (che
 		return c, errs
 	}
 	c.method = m
+	c.in.Method = m.FullMethod
 	if tc.Request != nil {
 		if c.in.Request, err = decodeRequest(m, tc.Request); err != nil {
 			fail(at+".request", "%v", err)
@@ -208,7 +210,10 @@ func decodeCase(loc *locator, at string, tc testCase, reg *policy.Registry) (che
 	}
 	c.in.Time = now()
 	if cx := tc.Context; cx != nil {
-		c.in.ClientIP, c.in.Transport = cx.ClientIP, cx.Transport
+		c.in.ClientIP, c.in.Transport, c.in.RequestRate = cx.ClientIP, cx.Transport, cx.RequestRate
+		if cx.RequestRate < 0 {
+			fail(at+".context.request_rate", "negative rate %v", cx.RequestRate)
+		}
 		if cx.Time != "" {
 			if c.in.Time, err = time.Parse(time.RFC3339, cx.Time); err != nil {
 				fail(at+".context.time", "invalid time %q (RFC 3339)", cx.Time)

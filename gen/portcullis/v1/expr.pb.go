@@ -168,7 +168,10 @@ type RequestContext struct {
 	SpiffeId string `protobuf:"bytes,6,opt,name=spiffe_id,json=spiffeId,proto3" json:"spiffe_id,omitempty"`
 	// resource is the value of the method's `resource` field, or empty.
 	Resource string `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
-	// request_rate is the principal's recent rate of calls per second.
+	// request_rate is the principal's recent rate of calls per second, every
+	// method counted, exponentially weighted with a 10 s time constant and
+	// including this call (0 for anonymous calls). The gateway measures it
+	// only while a loaded condition reads it.
 	RequestRate   float64 `protobuf:"fixed64,8,opt,name=request_rate,json=requestRate,proto3" json:"request_rate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
