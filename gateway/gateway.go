@@ -113,6 +113,9 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	if err := g.loadDescriptors(); err != nil {
 		return nil, err
 	}
+	if err := g.applySensitivity(); err != nil {
+		return nil, err
+	}
 	if err := g.buildClientIP(); err != nil {
 		return nil, err
 	}
@@ -187,6 +190,36 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	g.buildAdmin()
 	built = true
 	return g, nil
+}
+
+// applySensitivity tightens every protected method by its sensitivity
+// class's requirement (config sensitivity; restricted defaults to mTLS, a
+// bound token and a persisted audit record), once, so that every stage
+// and explain see the effective policy.
+func (g *Gateway) applySensitivity() error {
+	reqs := map[policy.Sensitivity]policy.ClassRequirement{policy.SensitivityRestricted: policy.DefaultRestricted}
+	if id := g.cfg.Identity; id != nil && id.AllowUnboundRestricted {
+		reqs[policy.SensitivityRestricted] = policy.ClassRequirement{AuditRequired: true}
+	}
+	classes := map[string]policy.Sensitivity{"public": policy.SensitivityPublic, "internal": policy.SensitivityInternal,
+		"confidential": policy.SensitivityConfidential, "restricted": policy.SensitivityRestricted}
+	kinds := map[string]policy.Credentials{"jwt": policy.CredentialJWT, "api_key": policy.CredentialAPIKey, "mtls": policy.CredentialMTLS}
+	for _, cl := range g.cfg.Sensitivity.Classes() {
+		if cl.Req == nil {
+			continue
+		}
+		q := policy.ClassRequirement{RequireMTLS: cl.Req.RequireMTLS, RequireBoundToken: cl.Req.RequireBoundToken, AuditRequired: cl.Req.AuditRequired}
+		for _, k := range cl.Req.Credentials {
+			q.Credentials |= kinds[k]
+		}
+		reqs[classes[cl.Name]] = q
+	}
+	reg, err := g.registry.WithClassRequirements(reqs)
+	if err != nil {
+		return fmt.Errorf("gateway: sensitivity: %w", err)
+	}
+	g.registry = reg
+	return nil
 }
 
 // buildClientIP builds the client-address resolver every stage shares.

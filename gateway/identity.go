@@ -280,10 +280,10 @@ func (g *Gateway) identityStages() ([]Stage, error) {
 func authnConfig(c *config.Identity) authn.Config {
 	out := authn.Config{JWT: c.JWT, APIKeys: c.APIKeys, MTLS: c.MTLS, MaxTokenBytes: int(c.MaxTokenBytes),
 		MTLSServicePrefixes: c.MTLSServicePrefixes}
-	if c.AllowUnboundRestricted {
-		f := false
-		out.RestrictedRequiresBoundToken = &f
-	}
+	// The registry carries the restricted class's requirement
+	// (applySensitivity), like every other class's.
+	f := false
+	out.RestrictedRequiresBoundToken = &f
 	for _, is := range c.Issuers {
 		out.Issuers = append(out.Issuers, authn.Issuer{
 			Issuer: is.Issuer, Audiences: is.Audiences, Algorithms: is.Algorithms,

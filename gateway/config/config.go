@@ -81,6 +81,11 @@ type Config struct {
 	// x-forwarded-for (default) or forwarded (RFC 7239). Only that one is
 	// read, so a client cannot pick its address by sending the other.
 	ForwardedHeader string `yaml:"forwarded_header"`
+	// Sensitivity (sensitivity) maps data sensitivity classes to what
+	// every protected method of the class demands (mTLS, a bound token,
+	// credential kinds, a persisted audit record), configured once for
+	// the deployment.
+	Sensitivity *Sensitivity `yaml:"sensitivity"`
 	// RateLimits (rate_limits) chooses where rate-limit counters live.
 	// Default: in memory, per replica.
 	RateLimits *RateLimits `yaml:"rate_limits"`

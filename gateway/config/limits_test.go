@@ -48,3 +48,28 @@ audit:
 		})
 	}
 }
+
+func TestSensitivityErrors(t *testing.T) {
+	cfg, err := Parse("g.yaml", []byte(minimal+"sensitivity:\n  confidential: {require_mtls: true, credentials: [jwt, mtls]}\n  restricted: {require_mtls: true, require_bound_token: true}\n"))
+	if err != nil {
+		t.Fatalf("Parse() = %v, want nil", err)
+	}
+	if c := cfg.Sensitivity.Confidential; c == nil || !c.RequireMTLS || len(c.Credentials) != 2 || cfg.Sensitivity.Internal != nil {
+		t.Errorf("Sensitivity = %+v, want confidential set and internal nil", cfg.Sensitivity)
+	}
+	for _, tt := range []struct{ name, src, want string }{
+		{"bad kind", "sensitivity:\n  internal: {credentials: [jwt, password]}\n", `g.yaml:6: sensitivity.internal.credentials[1]: invalid value "password": want jwt, api_key or mtls`},
+		{"twice", "sensitivity:\n  internal: {credentials: [jwt, jwt]}\n", `sensitivity.internal.credentials[1]: "jwt" listed twice`},
+		{"bound without jwt", "sensitivity:\n  confidential: {require_bound_token: true, credentials: [mtls]}\n", "sensitivity.confidential.require_bound_token: a bound token is a JWT: add jwt to credentials"},
+		{"unknown class", "sensitivity:\n  secret: {require_mtls: true}\n", "g.yaml:6: sensitivity.secret: unknown field"},
+		{"both ways", "identity: {jwt: true, allow_unbound_restricted: true, issuers: [{issuer: x, audiences: [a], algorithms: [ES256], jwks_file: /dev/null}]}\nsensitivity:\n  restricted: {require_mtls: true}\n",
+			"identity.allow_unbound_restricted: give sensitivity.restricted or identity.allow_unbound_restricted, not both"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("g.yaml", []byte(minimal+tt.src))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -57,6 +57,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.identity(c)
+	v.sensitivity(c)
 	v.limits(c)
 	v.assertion(c)
 	v.signatures(c)

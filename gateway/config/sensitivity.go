@@ -1,0 +1,73 @@
+package config
+
+import "slices"
+
+// Sensitivity (sensitivity) says what every protected method of a
+// sensitivity class demands on top of its own policy. A class without an
+// entry demands nothing more, except restricted, whose default is
+// {require_mtls: true, require_bound_token: true, audit_required: true}
+// (identity.allow_unbound_restricted drops the first two).
+type Sensitivity struct {
+	Public       *ClassRequirement `yaml:"public"`
+	Internal     *ClassRequirement `yaml:"internal"` // also methods that name no class
+	Confidential *ClassRequirement `yaml:"confidential"`
+	Restricted   *ClassRequirement `yaml:"restricted"`
+}
+
+// ClassRequirement is one class's requirement. It can only tighten a
+// method's policy.
+type ClassRequirement struct {
+	// RequireMTLS (require_mtls) demands a verified client certificate.
+	RequireMTLS bool `yaml:"require_mtls"`
+	// RequireBoundToken (require_bound_token) demands a certificate-bound
+	// JWT over mTLS (RFC 8705); it implies require_mtls.
+	RequireBoundToken bool `yaml:"require_bound_token"`
+	// Credentials (credentials) are the only kinds allowed: jwt, api_key,
+	// mtls (intersected with each method's own). Default: no narrowing.
+	Credentials []string `yaml:"credentials"`
+	// AuditRequired (audit_required) fails a call closed (Unavailable)
+	// when its audit record cannot be persisted.
+	AuditRequired bool `yaml:"audit_required"`
+}
+
+// CredentialKinds are the values of sensitivity.*.credentials.
+var CredentialKinds = []string{"jwt", "api_key", "mtls"}
+
+// Classes returns the configured classes by name, in a fixed order.
+func (s *Sensitivity) Classes() []struct {
+	Name string
+	Req  *ClassRequirement
+} {
+	if s == nil {
+		return nil
+	}
+	return []struct {
+		Name string
+		Req  *ClassRequirement
+	}{{"public", s.Public}, {"internal", s.Internal}, {"confidential", s.Confidential}, {"restricted", s.Restricted}}
+}
+
+func (v *validator) sensitivity(c *Config) {
+	if c.Identity != nil && c.Identity.AllowUnboundRestricted && c.Sensitivity != nil && c.Sensitivity.Restricted != nil {
+		v.add("identity.allow_unbound_restricted", "give sensitivity.restricted or identity.allow_unbound_restricted, not both")
+	}
+	for _, cl := range c.Sensitivity.Classes() {
+		if cl.Req == nil {
+			continue
+		}
+		path := "sensitivity." + cl.Name
+		seen := map[string]bool{}
+		for i, k := range cl.Req.Credentials {
+			switch {
+			case !slices.Contains(CredentialKinds, k):
+				v.add(index(path+".credentials", i), "invalid value %q: want jwt, api_key or mtls", k)
+			case seen[k]:
+				v.add(index(path+".credentials", i), "%q listed twice", k)
+			}
+			seen[k] = true
+		}
+		if cl.Req.RequireBoundToken && len(cl.Req.Credentials) > 0 && !seen["jwt"] {
+			v.add(path+".require_bound_token", "a bound token is a JWT: add jwt to credentials")
+		}
+	}
+}
