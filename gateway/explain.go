@@ -45,7 +45,7 @@ func (g *Gateway) ExplainCall(ctx context.Context, fullMethod string, md metadat
 		}
 		req = msg
 	}
-	rec := &policy.Record{}
+	rec := &policy.Record{DryRun: true}
 	// WithIncoming, not metadata.NewIncomingContext: it replaces any
 	// stripped mark in ctx, so the strip stage strips md.
 	ctx = policy.NewRecordContext(policy.WithIncoming(ctx, md), rec)

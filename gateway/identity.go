@@ -260,6 +260,7 @@ func (g *Gateway) identityStages() ([]Stage, error) {
 		authz.WithRequestFunc(requestFromContext),
 		authz.WithTrustInternalMetadata(true),
 		authz.WithClientAddrFunc(g.clientIP.Addr),
+		authz.WithRateMeter(authz.NewRateMeter(0, 0)), // one for the unary and stream stages
 		authz.WithShadow(g.id.shadow.Load, func(m *policy.Method, live, shadow authz.Verdict) {
 			g.id.disagree.Add(1)
 			dir := "would_deny"

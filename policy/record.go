@@ -33,6 +33,11 @@ type Record struct {
 	// read Decision: authorization then leaves it nil instead of building
 	// the trace (roles, effective permissions, reason) on every call.
 	NoDecisionTrace bool
+	// DryRun is set by the Record's creator when the call is only being
+	// explained (policy explain): stages must then not spend or count
+	// anything on its behalf (rate-limit tokens, nonces, the caller's
+	// request rate).
+	DryRun bool
 }
 
 // ShadowResult is what a shadow candidate bundle would have decided.

@@ -49,6 +49,10 @@ var forwardedHeaders = map[string]bool{
 	"Traceparent":  true,
 	"Tracestate":   true,
 	"X-Api-Key":    true,
+	// RFC 7239, read only from trusted proxies (forwarded_header:
+	// forwarded). grpc-gateway itself passes X-Forwarded-For, with the
+	// peer appended.
+	"Forwarded": true,
 }
 
 // New returns the REST handler for services, forwarding to conn (in the
@@ -202,7 +206,7 @@ func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 func isReserved(key string) bool {
 	k := strings.ToLower(key)
 	return strings.HasPrefix(k, "grpc-") || k == "authorization" || k == "x-forwarded-for" || k == "x-forwarded-host" ||
-		k == "content-type" || k == "user-agent" || k == "te"
+		k == "forwarded" || k == "x-real-ip" || k == "content-type" || k == "user-agent" || k == "te"
 }
 
 // annotate sets the internal metadata keys from the HTTP request.
@@ -288,10 +292,44 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			delete(r.Header, k)
 		}
 	}
+	sanitizeForwarding(r.Header)
 	if r.Body != nil && f.opts.maxBodyBytes > 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, f.opts.maxBodyBytes)
 	}
 	f.next.ServeHTTP(w, r)
+}
+
+// sanitizeForwarding replaces every byte of the forwarding headers that is
+// not valid in gRPC metadata (outside 0x20–0x7E) with '?'. grpc-gateway
+// drops a whole header line holding one; since a proxy appends the real
+// client address to the line the client sent, a client could otherwise
+// erase it by sending a single such byte, and be taken for the proxy. The
+// '?' still stops the right-to-left walk (interceptors/clientip), after the
+// proxy's own entries.
+func sanitizeForwarding(h http.Header) {
+	for _, name := range [...]string{"X-Forwarded-For", "Forwarded"} {
+		for i, v := range h[name] {
+			if validMetadataText(v) {
+				continue
+			}
+			b := []byte(v)
+			for j, c := range b {
+				if c < 0x20 || c > 0x7e {
+					b[j] = '?'
+				}
+			}
+			h[name][i] = string(b)
+		}
+	}
+}
+
+func validMetadataText(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // errorMux and errorMarshaler serve WriteError, outside any route.

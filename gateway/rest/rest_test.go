@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -217,6 +218,9 @@ func TestHeaderMatcher(t *testing.T) {
 		{"Grpc-Metadata-Bin", "", false},
 		{"Grpc-Metadata-Trace-Bin", "trace-bin", true},
 		{"Grpc-Metadata-X-Forwarded-For", "", false},
+		{"Forwarded", "forwarded", true},
+		{"Grpc-Metadata-Forwarded", "", false},
+		{"Grpc-Metadata-X-Real-Ip", "", false},
 		{"Cookie", "", false},
 	} {
 		got, ok := headerMatcher(tt.in)
@@ -265,5 +269,23 @@ func TestContentType(t *testing.T) {
 	// A request without a body needs no Content-Type.
 	if resp, got := f.do(t, "GET", "/v1/accounts/alice-checking", "", map[string]string{"Content-Type": "text/plain"}); resp.StatusCode != 200 {
 		t.Errorf("GET with no body = %d %s, want 200", resp.StatusCode, got)
+	}
+}
+
+func TestSanitizeForwarding(t *testing.T) {
+	h := http.Header{}
+	h.Add("X-Forwarded-For", "\xff, 203.0.113.5")
+	h.Add("X-Forwarded-For", "198.51.100.7")
+	h.Add("Forwarded", "for=\"ä\", for=203.0.113.5")
+	h.Add("X-Other", "\xff")
+	sanitizeForwarding(h)
+	for name, want := range map[string][]string{
+		"X-Forwarded-For": {"?, 203.0.113.5", "198.51.100.7"},
+		"Forwarded":       {"for=\"??\", for=203.0.113.5"},
+		"X-Other":         {"\xff"},
+	} {
+		if got := h.Values(name); !slices.Equal(got, want) {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
 	}
 }

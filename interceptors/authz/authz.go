@@ -63,14 +63,18 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 	if o.shadow != nil {
 		se = o.shadow()
 	}
+	rec := policy.RecordFrom(ctx)
 	if e.usesRate || se != nil && se.usesRate {
 		if k := rateKey(in.Principal); k != "" {
 			in.Time = o.now()
-			in.RequestRate = o.rates.Observe(k, in.Time)
+			if rec != nil && rec.DryRun {
+				in.RequestRate = o.rates.Peek(k, in.Time) // an explained call is not a call
+			} else {
+				in.RequestRate = o.rates.Observe(k, in.Time)
+			}
 		}
 	}
 	v := e.Decide(m, &in)
-	rec := policy.RecordFrom(ctx)
 	if rec != nil {
 		if !rec.NoDecisionTrace {
 			rec.Decision = e.trace(m, &in, v) // the verdict above, not a second decision
@@ -105,7 +109,8 @@ func (o *options) facts(ctx context.Context, in *Input) {
 			in.Transport = policy.TransportHTTP
 		}
 	}
-	// Formatted only if a condition or the rate meter reads it.
+	// Resolved on every call (no allocation); formatted only if a
+	// condition reads it.
 	in.addr = o.clientAddr(ctx)
 }
 

@@ -144,6 +144,14 @@ func TestRateMeterSteady(t *testing.T) {
 	if math.Abs(got-20) > 1 {
 		t.Errorf("rate after 100 s at 20/s = %.2f, want 20 ± 1", got)
 	}
+	// Peek is what the next call would read, and counts nothing.
+	last := start.Add(1999 * 50 * time.Millisecond)
+	if p1, p2 := m.Peek("k", last), m.Peek("k", last); math.Abs(p1-(got+0.1)) > 1e-9 || p1 != p2 {
+		t.Errorf("Peek = %v then %v, want %v twice", p1, p2, got+0.1)
+	}
+	if p := m.Peek("unknown", last); p != 0.1 || m.Len() != 1 {
+		t.Errorf("Peek(unknown) = %v with %d callers, want 0.1 and 1 (not tracked)", p, m.Len())
+	}
 	// A clock stepping back counts at the last call's time.
 	if r := m.Observe("k", start); r <= got {
 		t.Errorf("rate after a clock step back = %.2f, want above %.2f", r, got)
@@ -160,6 +168,13 @@ func TestRateMeterBounded(t *testing.T) {
 	}
 	if n := m.Len(); n > 1000 || n < 900 {
 		t.Errorf("Len() = %d after 100,000 callers, want at most 1000 (and near it)", n)
+	}
+	small := NewRateMeter(time.Second, 10) // at least one caller a shard
+	for i := range 10_000 {
+		small.Observe(fmt.Sprintf("caller-%d", i), now)
+	}
+	if n := small.Len(); n > 64 {
+		t.Errorf("Len() = %d with a bound of 10, want at most 64 (one a shard)", n)
 	}
 }
 

@@ -79,8 +79,10 @@ type Verdict struct {
 }
 
 // Decide authorizes one call of m. It is a pure function of its inputs and
-// the engine, safe for concurrent use, and allocates nothing unless a CEL
-// condition has to be evaluated.
+// the engine (an Input filled by the interceptors may get its Time set the
+// first time a condition reads context.time, once for the whole decision),
+// safe for concurrent use, and allocates nothing unless a CEL condition has
+// to be evaluated.
 func (e *Engine) Decide(m *policy.Method, in *Input) Verdict {
 	pl, ok := e.plans[m]
 	if !ok {

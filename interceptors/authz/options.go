@@ -90,8 +90,12 @@ func WithClientAddrFunc(f func(context.Context) netip.Addr) Option {
 
 // WithRateMeter sets the meter behind `context.request_rate`, counting the
 // calls of each authenticated principal while the engine's conditions read
-// it. Default: a meter of its own with
-// DefaultRateWindow and DefaultRateKeys. A nil m keeps the default.
+// it. Default: a meter of its own with DefaultRateWindow and
+// DefaultRateKeys, one per interceptor, so pass one meter to both
+// UnaryServerInterceptor and StreamServerInterceptor of a server to count
+// every call of a principal once (the gateway does). A call whose
+// policy.Record is DryRun (an explained call) reads the rate without being
+// counted. A nil m keeps the default.
 func WithRateMeter(m *RateMeter) Option {
 	return func(o *options) {
 		if m != nil {

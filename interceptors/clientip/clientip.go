@@ -53,13 +53,16 @@ type Option func(*Resolver)
 // WithTrustInternalMetadata takes the client address of REST calls from the
 // internal metadata key policy.KeyClientAddr, when policy.KeyTransport is
 // "http". Only set it where those keys are stripped from client input, as
-// the gateway does. Default false: the TCP peer is always used.
+// the gateway does. A value that is not an address falls back to the TCP
+// peer. Default false: the TCP peer is always used.
 func WithTrustInternalMetadata(trust bool) Option {
 	return func(r *Resolver) { r.trustInternal = trust }
 }
 
 // WithTrustedProxies sets the proxies whose forwarding header is believed.
-// Default none.
+// Only list layer-7 proxies that append to (or overwrite) that header, by
+// their own narrow prefixes: any host inside a trusted prefix can claim any
+// client address. Default none.
 func WithTrustedProxies(prefixes []netip.Prefix) Option {
 	return func(r *Resolver) { r.trusted = prefixes }
 }
@@ -77,6 +80,11 @@ func New(opts ...Option) *Resolver {
 	}
 	r.trusted = append([]netip.Prefix(nil), r.trusted...)
 	for i, p := range r.trusted {
+		// Addresses are compared unmapped, so an IPv4-mapped prefix
+		// (::ffff:10.0.0.0/104) is its IPv4 prefix (10.0.0.0/8).
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
 		r.trusted[i] = p.Masked()
 	}
 	return r

@@ -99,6 +99,13 @@ func TestHopBound(t *testing.T) {
 	}
 }
 
+func TestMappedPrefix(t *testing.T) {
+	r := clientip.New(clientip.WithTrustedProxies([]netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}))
+	if got := r.Addr(call(t, "10.0.0.1:1", "x-forwarded-for", "198.51.100.7")); got != netip.MustParseAddr("198.51.100.7") {
+		t.Errorf("Addr via ::ffff:10.0.0.0/104 = %v, want 198.51.100.7 (the prefix is 10.0.0.0/8)", got)
+	}
+}
+
 func TestAddrAllocs(t *testing.T) {
 	r := clientip.New(clientip.WithTrustedProxies([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}), clientip.WithTrustInternalMetadata(true))
 	ctx := call(t, "10.0.0.1:1", "x-forwarded-for", "198.51.100.7, 10.0.0.2")

@@ -183,7 +183,7 @@ bindings:
 	writeTestFile(t, tests, "cases:\n  - {name: a, principal: {id: ann}, method: "+get+", context: {request_rate: -1}, expect: deny}\n")
 	stdout.Reset()
 	stderr.Reset()
-	if code := RunTest([]string{bundle, tests}, &stdout, &stderr, bankRegistry(t)); code != 1 || !strings.Contains(stderr.String(), "context.request_rate: negative rate") {
+	if code := RunTest([]string{bundle, tests}, &stdout, &stderr, bankRegistry(t)); code != 1 || !strings.Contains(stderr.String(), "context.request_rate: want a finite rate ≥ 0, got -1") {
 		t.Errorf("RunTest(negative rate) = %d, stderr %q, want 1 and a negative rate error", code, stderr.String())
 	}
 }

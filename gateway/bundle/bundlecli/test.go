@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -211,8 +212,8 @@ func decodeCase(loc *locator, at string, tc testCase, reg *policy.Registry) (che
 	c.in.Time = now()
 	if cx := tc.Context; cx != nil {
 		c.in.ClientIP, c.in.Transport, c.in.RequestRate = cx.ClientIP, cx.Transport, cx.RequestRate
-		if cx.RequestRate < 0 {
-			fail(at+".context.request_rate", "negative rate %v", cx.RequestRate)
+		if !(cx.RequestRate >= 0) || math.IsInf(cx.RequestRate, 1) {
+			fail(at+".context.request_rate", "want a finite rate ≥ 0, got %v", cx.RequestRate)
 		}
 		if cx.Time != "" {
 			if c.in.Time, err = time.Parse(time.RFC3339, cx.Time); err != nil {
