@@ -54,9 +54,11 @@ func (g *Gateway) ExplainCall(ctx context.Context, fullMethod string, md metadat
 	}
 	chain := []grpc.UnaryServerInterceptor{stripUnary, resolve.UnaryServerInterceptor(g.registry)}
 	for _, s := range g.opts.stages {
-		if s.Name == "ratelimit" || s.Name == "signature" {
+		if s.Name == "ratelimit" || s.Name == "signature" || s.Name == "audit" {
 			// Explaining a call must not spend its rate-limit tokens or
-			// its signature's nonce; it explains the authorization.
+			// its signature's nonce, nor be recorded as a call (the
+			// access review would count its permissions as used); it
+			// explains the authorization.
 			continue
 		}
 		chain = append(chain, s.Unary)

@@ -210,13 +210,19 @@ func (g *Gateway) applySensitivity() error {
 		}
 		q := policy.ClassRequirement{RequireMTLS: cl.Req.RequireMTLS, RequireBoundToken: cl.Req.RequireBoundToken, AuditRequired: cl.Req.AuditRequired}
 		for _, k := range cl.Req.Credentials {
-			q.Credentials |= kinds[k]
+			kind, ok := kinds[k]
+			if !ok { // config.Validate refuses it; a Config built in Go may not have been validated
+				return fmt.Errorf("gateway: sensitivity.%s.credentials: unknown kind %q", cl.Name, k)
+			}
+			q.Credentials |= kind
 		}
-		reqs[classes[cl.Name]] = q
+		// On top of the default (restricted), never instead of it: only
+		// allow_unbound_restricted drops restricted's mTLS and bound token.
+		reqs[classes[cl.Name]] = reqs[classes[cl.Name]].And(q)
 	}
 	reg, err := g.registry.WithClassRequirements(reqs)
 	if err != nil {
-		return fmt.Errorf("gateway: sensitivity: %w", err)
+		return fmt.Errorf("gateway: sensitivity: %w (restricted methods demand a bound token unless identity.allow_unbound_restricted is set)", err)
 	}
 	g.registry = reg
 	return nil

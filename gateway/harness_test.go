@@ -171,6 +171,13 @@ func newHarnessWith(t *testing.T, extra string) *harness {
 // (extraBundle is appended to bundleText).
 func newHarnessBundle(t *testing.T, extra, extraBundle string) *harness {
 	t.Helper()
+	return newHarnessEdit(t, nil, extra, extraBundle)
+}
+
+// newHarnessEdit is newHarnessBundle with edit applied to the gateway
+// config text (nil: none), for changes inside its blocks.
+func newHarnessEdit(t *testing.T, edit func(string) string, extra, extraBundle string) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	files, err := devcerts.Generate(dir, devcerts.WithClients("user/teller", "svc/ledger"))
 	if err != nil {
@@ -195,6 +202,9 @@ func newHarnessBundle(t *testing.T, extra, extraBundle string) *harness {
 	backend := startBank(t)
 	path := filepath.Join(dir, "gateway.yaml")
 	text := fmt.Sprintf(gatewayConfig, backend) + extra
+	if edit != nil {
+		text = edit(text)
+	}
 	writeFile(t, path, text)
 	cfg, err := config.Parse(path, []byte(text))
 	if err != nil {

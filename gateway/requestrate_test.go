@@ -1,7 +1,10 @@
 package gateway_test
 
 import (
+	"context"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 )
@@ -37,5 +40,35 @@ func TestRequestRateCondition(t *testing.T) {
 	ex, err := h.gw.ExplainCall(timeout(t, callTimeout), get, md, `{"name":"accounts/alice-checking"}`, nil)
 	if err != nil || ex.Status != "PermissionDenied" || ex.Record.Decision == nil || ex.Record.Decision.FailedRequirement != "condition" {
 		t.Errorf("explain after 16 live calls = %+v, %v, want PermissionDenied by the condition", ex, err)
+	}
+}
+
+// TestExplainNotAudited: an explained call is not recorded as a call (the
+// access review would count its permissions as used).
+func TestExplainNotAudited(t *testing.T) {
+	h := newHarnessWith(t, "audit:\n  file: {dir: audit, fsync_interval: 0s}\n")
+	md := metadata.Pairs("authorization", "Bearer "+h.token("audrey", nil))
+	const get = "/examples.bank.v1.BankService/GetAccount"
+	if ex, err := h.gw.ExplainCall(timeout(t, callTimeout), get, md, `{"name":"accounts/alice-checking"}`, nil); err != nil || ex.Status != "OK" {
+		t.Fatalf("ExplainCall = %+v, %v, want OK", ex, err)
+	}
+	c := cred{bearer: h.token("audrey", nil)}
+	if err := getAccount(c.outgoing(timeout(t, callTimeout)), h.grpcClient(certNone)); err != nil {
+		t.Fatal(err)
+	}
+	h.closeClients()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.gw.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range auditRecords(t, filepath.Join(h.dir, "audit")) {
+		if r["method"] == get {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("audit records of GetAccount = %d, want 1 (the live call, not the explanation)", n)
 	}
 }

@@ -25,6 +25,28 @@ type ClassRequirement struct {
 // and an audit record or no call.
 var DefaultRestricted = ClassRequirement{RequireMTLS: true, RequireBoundToken: true, AuditRequired: true}
 
+// And returns the requirement of meeting both q and o: every demand of
+// either, and only the credential kinds both allow.
+func (q ClassRequirement) And(o ClassRequirement) ClassRequirement {
+	out := ClassRequirement{
+		RequireMTLS:       q.RequireMTLS || o.RequireMTLS,
+		RequireBoundToken: q.RequireBoundToken || o.RequireBoundToken,
+		AuditRequired:     q.AuditRequired || o.AuditRequired,
+		Credentials:       q.Credentials | o.Credentials,
+	}
+	if q.Credentials != 0 && o.Credentials != 0 {
+		out.Credentials = q.Credentials & o.Credentials
+		if out.Credentials == 0 {
+			out.Credentials = noCredential // no kind is both: none allowed, not "any"
+		}
+	}
+	return out
+}
+
+// noCredential is a credential bit no method has: a requirement that
+// allows only it leaves every method none (apply fails).
+const noCredential Credentials = 1 << 7
+
 // apply tightens m by q. It reports an error when no credential kind is
 // left.
 func (q ClassRequirement) apply(m *Method) error {
@@ -40,7 +62,7 @@ func (q ClassRequirement) apply(m *Method) error {
 		m.Credentials = narrowed
 	}
 	if m.RequireBoundToken && !m.Credentials.Has(CredentialJWT) {
-		return fmt.Errorf("method %s (%s) requires a certificate-bound token but allows no JWT (credentials %s)",
+		return fmt.Errorf("method %s (%s) requires a certificate-bound token (a JWT) by its sensitivity class but allows no JWT (credentials %s)",
 			m.FullMethod, m.Sensitivity, m.Credentials)
 	}
 	return nil

@@ -70,6 +70,7 @@ func TestWithClassRequirements(t *testing.T) {
 }
 
 func TestWithClassRequirementsErrors(t *testing.T) {
+	disjoint := ClassRequirement{Credentials: CredentialJWT}.And(ClassRequirement{Credentials: CredentialAPIKey})
 	reg, err := NewRegistry(sensitivityTable())
 	if err != nil {
 		t.Fatal(err)
@@ -81,8 +82,9 @@ func TestWithClassRequirementsErrors(t *testing.T) {
 	}{
 		{"no kind left", map[Sensitivity]ClassRequirement{SensitivityConfidential: {Credentials: CredentialJWT}},
 			"method /p.S/KeysOnly (confidential) allows api_key credentials and sensitivity.confidential allows only jwt: none is left"},
+		{"disjoint kinds", map[Sensitivity]ClassRequirement{SensitivityInternal: disjoint}, "method /p.S/Internal (internal) allows jwt|api_key|mtls credentials"},
 		{"bound token without jwt", map[Sensitivity]ClassRequirement{SensitivityConfidential: {RequireBoundToken: true}},
-			"method /p.S/KeysOnly (confidential) requires a certificate-bound token but allows no JWT"},
+			"method /p.S/KeysOnly (confidential) requires a certificate-bound token (a JWT) by its sensitivity class but allows no JWT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := reg.WithClassRequirements(tc.reqs)
@@ -90,5 +92,22 @@ func TestWithClassRequirementsErrors(t *testing.T) {
 				t.Errorf("WithClassRequirements() = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestClassRequirementAnd(t *testing.T) {
+	for _, tc := range []struct{ a, b, want ClassRequirement }{
+		{DefaultRestricted, ClassRequirement{Credentials: CredentialJWT}, ClassRequirement{RequireMTLS: true, RequireBoundToken: true, AuditRequired: true, Credentials: CredentialJWT}},
+		{ClassRequirement{}, ClassRequirement{}, ClassRequirement{}},
+		{ClassRequirement{Credentials: CredentialJWT | CredentialMTLS}, ClassRequirement{Credentials: CredentialMTLS | CredentialAPIKey}, ClassRequirement{Credentials: CredentialMTLS}},
+		{ClassRequirement{AuditRequired: true}, ClassRequirement{RequireMTLS: true}, ClassRequirement{RequireMTLS: true, AuditRequired: true}},
+		{ClassRequirement{Credentials: CredentialJWT}, ClassRequirement{Credentials: CredentialAPIKey}, ClassRequirement{Credentials: noCredential}},
+	} {
+		if got := tc.a.And(tc.b); got != tc.want {
+			t.Errorf("%+v.And(%+v) = %+v, want %+v", tc.a, tc.b, got, tc.want)
+		}
+		if got := tc.b.And(tc.a); got != tc.want {
+			t.Errorf("And is not symmetric: %+v.And(%+v) = %+v", tc.b, tc.a, got)
+		}
 	}
 }

@@ -62,8 +62,8 @@ func TestSensitivityErrors(t *testing.T) {
 		{"twice", "sensitivity:\n  internal: {credentials: [jwt, jwt]}\n", `sensitivity.internal.credentials[1]: "jwt" listed twice`},
 		{"bound without jwt", "sensitivity:\n  confidential: {require_bound_token: true, credentials: [mtls]}\n", "sensitivity.confidential.require_bound_token: a bound token is a JWT: add jwt to credentials"},
 		{"unknown class", "sensitivity:\n  secret: {require_mtls: true}\n", "g.yaml:6: sensitivity.secret: unknown field"},
-		{"both ways", "identity: {jwt: true, allow_unbound_restricted: true, issuers: [{issuer: x, audiences: [a], algorithms: [ES256], jwks_file: /dev/null}]}\nsensitivity:\n  restricted: {require_mtls: true}\n",
-			"identity.allow_unbound_restricted: give sensitivity.restricted or identity.allow_unbound_restricted, not both"},
+		{"audit required without a sink", "sensitivity:\n  confidential: {audit_required: true}\n",
+			"g.yaml:6: sensitivity.confidential.audit_required: needs an audit sink (audit.file or audit.postgres) to fail closed on"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("g.yaml", []byte(minimal+tt.src))

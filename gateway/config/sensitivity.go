@@ -4,9 +4,10 @@ import "slices"
 
 // Sensitivity (sensitivity) says what every protected method of a
 // sensitivity class demands on top of its own policy. A class without an
-// entry demands nothing more, except restricted, whose default is
+// entry demands nothing more, except restricted, which always demands
 // {require_mtls: true, require_bound_token: true, audit_required: true}
-// (identity.allow_unbound_restricted drops the first two).
+// (identity.allow_unbound_restricted drops the first two); an entry for
+// restricted adds to that.
 type Sensitivity struct {
 	Public       *ClassRequirement `yaml:"public"`
 	Internal     *ClassRequirement `yaml:"internal"` // also methods that name no class
@@ -48,14 +49,14 @@ func (s *Sensitivity) Classes() []struct {
 }
 
 func (v *validator) sensitivity(c *Config) {
-	if c.Identity != nil && c.Identity.AllowUnboundRestricted && c.Sensitivity != nil && c.Sensitivity.Restricted != nil {
-		v.add("identity.allow_unbound_restricted", "give sensitivity.restricted or identity.allow_unbound_restricted, not both")
-	}
 	for _, cl := range c.Sensitivity.Classes() {
 		if cl.Req == nil {
 			continue
 		}
 		path := "sensitivity." + cl.Name
+		if cl.Req.AuditRequired && (c.Audit == nil || c.Audit.File == nil && c.Audit.Postgres == nil) {
+			v.add(path+".audit_required", "needs an audit sink (audit.file or audit.postgres) to fail closed on")
+		}
 		seen := map[string]bool{}
 		for i, k := range cl.Req.Credentials {
 			switch {

@@ -87,7 +87,7 @@ func (o *options) authorize(ctx context.Context, src Source, req any) error {
 		if rec != nil {
 			rec.Shadow = &policy.ShadowResult{Version: se.Version(), Allowed: sv.Allowed, Disagree: disagree}
 		}
-		if disagree && o.onDisagree != nil {
+		if disagree && o.onDisagree != nil && (rec == nil || !rec.DryRun) {
 			o.onDisagree(m, v, sv)
 		}
 	}

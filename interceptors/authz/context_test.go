@@ -193,3 +193,39 @@ func TestRateKey(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunShadow: an explained call does not count as a shadow
+// disagreement (the candidate's verdict is still recorded).
+func TestDryRunShadow(t *testing.T) {
+	reg := bankRegistry(t)
+	live, err := NewEngine(reg, bankBundle())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bankBundle()
+	b.Version = "candidate"
+	b.Bindings = nil // the candidate denies audrey
+	cand, err := NewEngine(reg, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := reg.Lookup("/examples.bank.v1.BankService/GetAccount")
+	disagreements := 0
+	ic := UnaryServerInterceptor(Static(live),
+		WithMethodFunc(func(context.Context) (*policy.Method, bool) { return m, true }),
+		WithPrincipalFunc(func(context.Context) (*policy.Principal, bool) { return audrey, true }),
+		WithShadow(func() *Engine { return cand }, func(*policy.Method, Verdict, Verdict) { disagreements++ }))
+	for _, dry := range []bool{true, false} {
+		rec := &policy.Record{DryRun: dry}
+		ctx := policy.NewRecordContext(context.Background(), rec)
+		if _, err := ic(ctx, nil, &grpc.UnaryServerInfo{FullMethod: m.FullMethod}, func(context.Context, any) (any, error) { return nil, nil }); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Shadow == nil || !rec.Shadow.Disagree {
+			t.Errorf("dry run %v: Shadow = %+v, want a recorded disagreement", dry, rec.Shadow)
+		}
+	}
+	if disagreements != 1 {
+		t.Errorf("disagreements counted = %d, want 1 (the live call only)", disagreements)
+	}
+}
