@@ -2,11 +2,16 @@ package gateway_test
 
 import (
 	"context"
+	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 // TestRequestRateCondition: a bundle condition on context.request_rate
@@ -70,5 +75,54 @@ func TestExplainNotAudited(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("audit records of GetAccount = %d, want 1 (the live call, not the explanation)", n)
+	}
+}
+
+// TestExplainAPIKeyID: a key known by its id alone is explained with its
+// bundle entry, every check but the secret's applied.
+func TestExplainAPIKeyID(t *testing.T) {
+	h := newHarness(t)
+	id := func(key string) string {
+		k, _, err := policy.ParseAPIKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	local := &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}}
+	office := &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 50000}}
+	const get = "/examples.bank.v1.BankService/GetAccount"
+	for _, tc := range []struct {
+		name, method, id string
+		p                *peer.Peer
+		status, reason   string
+	}{
+		{"allowed", get, id(h.keys.reporting), local, "OK", ""},
+		{"unknown", get, "nosuchkey000", local, "Unauthenticated", "unknown"},
+		{"disabled", get, id(h.keys.disabled), local, "Unauthenticated", "disabled"},
+		{"expired", get, id(h.keys.expired), local, "Unauthenticated", "expired"},
+		{"outside its cidrs", get, id(h.keys.remote), local, "Unauthenticated", "not in"},
+		{"inside its cidrs", get, id(h.keys.remote), office, "OK", ""},
+		// CloseAccount takes JWTs only: authorization still checks the kind.
+		{"credential kind not allowed", "/examples.bank.v1.BankService/CloseAccount", id(h.keys.reporting), local, "PermissionDenied", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ex, err := h.gw.ExplainAPIKey(timeout(t, callTimeout), tc.method, tc.id, `{"name":"accounts/alice-checking"}`, tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ex.Status != tc.status {
+				t.Errorf("Status = %q (%q), want %q", ex.Status, ex.Record.AuthnFailure, tc.status)
+			}
+			if tc.reason != "" && !strings.Contains(ex.Record.AuthnFailure, tc.reason) {
+				t.Errorf("AuthnFailure = %q, want it to mention %q", ex.Record.AuthnFailure, tc.reason)
+			}
+			if tc.status == "OK" && (ex.Record.Principal == nil || ex.Record.Principal.ID != "reporting-bot" || ex.Record.Decision == nil || !ex.Record.Decision.Allowed) {
+				t.Errorf("Record = %+v, want reporting-bot allowed with a decision trace", ex.Record)
+			}
+		})
+	}
+	if _, err := h.gw.ExplainAPIKey(timeout(t, callTimeout), get, "", "", local); err == nil {
+		t.Error("ExplainAPIKey(empty id) = nil error, want one")
 	}
 }

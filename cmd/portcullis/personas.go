@@ -145,6 +145,7 @@ Inspect:
   %[18]s policy show
   %[18]s audit verify %[4]s/audit/*.jsonl
   %[18]s audit review --bundle %[4]s/bundle.yaml --since 1h %[4]s/audit/*.jsonl
+  %[18]s policy explain --config %[4]s/gateway.yaml --method /%[6]s/ListTransactions --api-key "$(cut -d_ -f2 %[4]s/tokens/reporting-bot.key)"   (an API key by its id: no secret needed)
   %[18]s policy explain --config %[4]s/gateway.yaml --method /%[6]s/ListAccounts --token "$(cat %[4]s/tokens/auditor.jwt)"
 `, grpcAddr, httpAddr, adminAddr, d, g, svc, c, tok("teller"), tok("auditor"), tok("customer"), tok("narrowed"),
 		files.Clients["user/teller"].Cert, files.Clients["user/teller"].Key, tok("bound"),

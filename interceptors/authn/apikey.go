@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"time"
@@ -43,6 +44,32 @@ func (a *Authenticator) apiKey(raw string, c *conn, now time.Time) (*policy.Prin
 		return nil, fmt.Sprintf("api key %s: unknown", id)
 	case subtle.ConstantTimeCompare(sum[:], k.Hash[:]) != 1:
 		return nil, fmt.Sprintf("api key %s: wrong secret", id)
+	}
+	return a.keyPrincipal(id, k, c, now)
+}
+
+// APIKeyPrincipal returns the principal an API-key call with key id would
+// get, for explaining a key's access without its secret (the bundle holds
+// only its hash): every check of an API-key call except the secret's
+// (unknown, disabled or expired key, its cidrs against the client address
+// of ctx), with the refusal reason when one fails. It must never be used to
+// authenticate a call.
+func (a *Authenticator) APIKeyPrincipal(ctx context.Context, id string) (*policy.Principal, string) {
+	if !a.cfg.APIKeys {
+		return nil, "api key: API keys are not enabled on this listener"
+	}
+	k, ok := a.keys.APIKey(id)
+	if !ok || k == nil {
+		return nil, fmt.Sprintf("api key %s: unknown", id)
+	}
+	c := connection(ctx, a.o.trustInternal, a.o.clientAddr)
+	return a.keyPrincipal(id, k, &c, a.o.now())
+}
+
+// keyPrincipal checks entry k of key id, whose secret matched, and returns
+// its principal or the refusal reason.
+func (a *Authenticator) keyPrincipal(id string, k *policy.APIKey, c *conn, now time.Time) (*policy.Principal, string) {
+	switch {
 	case k.Disabled:
 		return nil, fmt.Sprintf("api key %s: disabled", id)
 	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
