@@ -129,7 +129,8 @@ func runDemoCall(t *testing.T, env []string, verdict, cmd string) {
 	out := string(outb)
 	if isCurl {
 		code := out[strings.LastIndex(out, "HTTP=")+5:]
-		want := map[string][]string{"allowed": {"200"}, "denied": {"401", "403"}, "unauthenticated": {"401"}, "notfound": {"404"}}[verdict]
+		want := map[string][]string{"allowed": {"200"}, "denied": {"401", "403"}, "unauthenticated": {"401"}, "notfound": {"404"},
+			"precondition": {"400"}}[verdict] // precondition: allowed, and the bank itself refuses (FailedPrecondition)
 		for _, w := range want {
 			if code == w {
 				return

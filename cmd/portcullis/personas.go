@@ -109,23 +109,33 @@ teller (roles: teller):
 
 auditor (bound to role auditor in the bundle):
   allowed  %[5]s %[9]s -d '{"account":"accounts/bob-checking"}' %[1]s %[6]s/ListTransactions
+  allowed  %[7]s %[9]s https://%[2]s/v1/accounts/bob-checking/transactions
+  denied   %[5]s %[9]s %[1]s %[6]s/ListAccounts   (PermissionDenied)
   denied   %[7]s %[9]s https://%[2]s/v1/accounts   (PermissionDenied / 403)
 
 customer (group customers):
   allowed  %[7]s %[10]s https://%[2]s/v1/accounts/alice-checking
+  allowed  %[5]s %[10]s -d '{"name":"accounts/alice-checking"}' %[1]s %[6]s/GetAccount
   denied   %[7]s %[10]s https://%[2]s/v1/accounts
+  denied   %[5]s %[10]s %[1]s %[6]s/ListAccounts
 
 narrowed (teller token with scope bank.accounts.read only):
   allowed  %[5]s %[11]s -d '{"name":"accounts/alice-checking"}' %[1]s %[6]s/GetAccount
+  allowed  %[7]s %[11]s https://%[2]s/v1/accounts/alice-checking
   denied   %[5]s %[11]s %[1]s %[6]s/ListAccounts
+  denied   %[7]s %[11]s https://%[2]s/v1/accounts
 
 bound (teller token bound to client-teller.pem, RFC 8705):
   allowed  %[5]s -cert %[12]s -key %[13]s %[14]s -d '{"name":"accounts/alice-checking"}' %[1]s %[6]s/CloseAccount   (reaches the bank: balance not zero)
+  allowed  %[7]s --cert %[12]s --key %[13]s %[14]s -X POST -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking:close -d '{}'   (reaches the bank: balance not zero)
   denied   %[5]s %[14]s -d '{"name":"accounts/alice-checking"}' %[1]s %[6]s/CloseAccount   (stolen token without its certificate)
+  denied   %[7]s %[14]s -X POST -H 'Content-Type: application/json' https://%[2]s/v1/accounts/alice-checking:close -d '{}'   (stolen token without its certificate)
 
 reporting-bot (API key, role auditor):
   allowed  %[7]s -H "x-api-key: $(cat %[4]s/tokens/reporting-bot.key)" https://%[2]s/v1/accounts/bob-checking/transactions
+  allowed  %[5]s -H "x-api-key: $(cat %[4]s/tokens/reporting-bot.key)" -d '{"account":"accounts/bob-checking"}' %[1]s %[6]s/ListTransactions
   denied   %[7]s -H "x-api-key: $(cat %[4]s/tokens/reporting-bot.key)" https://%[2]s/v1/accounts
+  denied   %[5]s -H "x-api-key: $(cat %[4]s/tokens/reporting-bot.key)" %[1]s %[6]s/ListAccounts
 
 ledger service (mTLS client certificate, operator grant):
   allowed  %[5]s -cert %[15]s -key %[16]s -d '{"account":"accounts/alice-checking"}' %[1]s %[6]s/Reconcile
