@@ -3,11 +3,13 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"iter"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -17,6 +19,7 @@ import (
 	"github.com/portcullis/portcullis/gateway/rest"
 	adminv1 "github.com/portcullis/portcullis/gen/portcullis/admin/v1"
 	"github.com/portcullis/portcullis/interceptors/audit"
+	"github.com/portcullis/portcullis/interceptors/audit/postgres"
 	"github.com/portcullis/portcullis/interceptors/audit/review"
 	"github.com/portcullis/portcullis/interceptors/authz"
 	"github.com/portcullis/portcullis/policy"
@@ -103,23 +106,48 @@ func (a *adminService) Explain(_ context.Context, r *adminv1.ExplainRequest) (*a
 		EffectivePermissions: d.Effective, MatchedRoles: d.MatchedRoles, Condition: d.Condition, BundleVersion: d.BundleVersion}, nil
 }
 
-// GetAccessReview builds the access review from the gateway's own audit
-// log files (audit.file.dir) against the live bundle.
-func (a *adminService) GetAccessReview(_ context.Context, r *adminv1.GetAccessReviewRequest) (*adminv1.GetAccessReviewResponse, error) {
+// GetAccessReview builds the access review against the live bundle from
+// the audit log: the PostgreSQL table when audit.postgres is configured
+// (every replica's records), else the gateway's own log files
+// (audit.file.dir).
+func (a *adminService) GetAccessReview(ctx context.Context, r *adminv1.GetAccessReviewRequest) (*adminv1.GetAccessReviewResponse, error) {
 	ac := a.g.cfg.Audit
-	if ac == nil || ac.File == nil {
-		return nil, status.Error(codes.FailedPrecondition, "no audit file sink configured")
-	}
-	files, err := filepath.Glob(filepath.Join(ac.File.Dir, "*.jsonl"))
-	if err != nil || len(files) == 0 {
-		return nil, status.Error(codes.FailedPrecondition, "no audit records yet")
+	if ac == nil || ac.File == nil && ac.Postgres == nil {
+		return nil, status.Error(codes.FailedPrecondition, "no audit sink configured")
 	}
 	window := time.Duration(r.GetSinceSeconds()) * time.Second
 	if window <= 0 {
 		window = 30 * 24 * time.Hour
 	}
-	rep, err := review.Review(audit.ReadFiles(files...), a.g.id.cur.Load().bundle, a.g.registry, time.Now().Add(-window))
+	from := time.Now().Add(-window)
+	var events iter.Seq2[*audit.Event, error]
+	if p := ac.Postgres; p != nil {
+		cfg, err := pgx.ParseConfig(p.DSN)
+		if err != nil {
+			return nil, status.Error(codes.Internal, "internal error")
+		}
+		if pw := a.g.secrets.get(keyPostgresPassword); pw.Ref() != "" {
+			cfg.Password = pw.Value()
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			a.g.log.Warn("access review: PostgreSQL unreachable", "err", err)
+			return nil, status.Error(codes.Unavailable, "audit database unavailable")
+		}
+		defer func() { _ = conn.Close(context.Background()) }() // read-only session
+		events = postgres.Read(ctx, conn, p.Table, from)
+	} else {
+		files, err := filepath.Glob(filepath.Join(ac.File.Dir, "*.jsonl"))
+		if err != nil || len(files) == 0 {
+			return nil, status.Error(codes.FailedPrecondition, "no audit records yet")
+		}
+		events = audit.ReadFiles(files...)
+	}
+	rep, err := review.Review(events, a.g.id.cur.Load().bundle, a.g.registry, from)
 	if err != nil {
+		a.g.log.Warn("access review failed", "err", err)
 		return nil, status.Error(codes.Internal, "internal error")
 	}
 	var buf bytes.Buffer

@@ -2,12 +2,18 @@ package gateway_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -16,7 +22,41 @@ import (
 // gateway's own audit log, through the same chain (it needs
 // portcullis.audit.review).
 func TestAdminAccessReview(t *testing.T) {
-	h := newHarnessWith(t, "audit:\n  file: {dir: audit, fsync_interval: 0s}\n")
+	testAdminAccessReview(t, "audit:\n  file: {dir: audit, fsync_interval: 0s}\n", "")
+}
+
+// TestAdminAccessReviewPostgres: with a PostgreSQL sink (and no file
+// sink) the review reads the table, every replica's records.
+func TestAdminAccessReviewPostgres(t *testing.T) {
+	const dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL at %s: %v", dsn, err)
+		}
+		t.Skipf("PostgreSQL not reachable at %s (%v); start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start", dsn, err)
+	}
+	defer conn.Close(context.Background())
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	schema := "review_gw_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	body := testAdminAccessReview(t, fmt.Sprintf("audit:\n  postgres: {dsn: %q, table: %s.audit}\n", dsn, schema), "teller-1")
+	if !strings.Contains(body, "teller-1") {
+		t.Errorf("review from PostgreSQL = %s, want the teller's call in it", body)
+	}
+}
+
+// testAdminAccessReview runs the review scenario with the audit block
+// audit and returns the report JSON, once it mentions want.
+func testAdminAccessReview(t *testing.T, audit, want string) string {
+	t.Helper()
+	h := newHarnessWith(t, audit)
 	h.bundle(t)
 	h.writeBundle(t, "test-2", "bank.accounts.read, portcullis.audit.review")
 	waitFor(t, "version test-2", func() bool { return h.gw.PolicyStatus().ActiveVersion == "test-2" })
@@ -43,7 +83,7 @@ func TestAdminAccessReview(t *testing.T) {
 	var code int
 	var body string
 	for time.Now().Before(deadline) { // the writer batches: wait for the record
-		if code, body = get(teller); code == 200 && len(body) > 40 {
+		if code, body = get(teller); code == 200 && len(body) > 40 && strings.Contains(body, want) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -61,4 +101,5 @@ func TestAdminAccessReview(t *testing.T) {
 	if code, _ := get(auditor); code != http.StatusForbidden {
 		t.Errorf("GET /admin/v1/review as auditor = %d, want 403", code)
 	}
+	return resp.ReportJSON
 }

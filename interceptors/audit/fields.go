@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/portcullis/portcullis/policy"
+	"github.com/portcullis/portcullis/policy/compile"
 )
 
 // Request fields are rendered like protojson (JSON names, 64-bit integers
@@ -132,7 +133,9 @@ func appendMessage(b []byte, m protoreflect.Message, sel, red *pathNode, depth i
 			b = append(b, ',')
 		}
 		b = append(appendString(b, f.name), ':')
-		if f.red != nil && f.red.leaf {
+		// The method's sensitive paths, and the field's own mark: the
+		// paths stop at recursion and depth, the mark does not.
+		if f.red != nil && f.red.leaf || sensitive(f.fd) {
 			b = appendString(b, Redacted)
 			continue
 		}
@@ -214,6 +217,9 @@ func appendSingular(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Va
 			if red != nil {
 				return appendString(b, Redacted) // a sensitive path inside
 			}
+			if m.Descriptor().FullName() == "google.protobuf.Any" {
+				return appendAny(b, m)
+			}
 			return appendWellKnown(b, m)
 		}
 		return appendMessage(b, m, sel, red, depth+1)
@@ -232,6 +238,30 @@ func wellKnown(name protoreflect.FullName) bool {
 		return true
 	}
 	return false
+}
+
+// sensitiveFields caches compile.FieldSensitive by field descriptor.
+var sensitiveFields sync.Map // protoreflect.FieldDescriptor → bool
+
+func sensitive(fd protoreflect.FieldDescriptor) bool {
+	if v, ok := sensitiveFields.Load(fd); ok {
+		return v.(bool)
+	}
+	s := compile.FieldSensitive(fd)
+	sensitiveFields.Store(fd, s)
+	return s
+}
+
+// appendAny renders an Any as its type URL alone: which of the packed
+// message's fields are sensitive cannot be known for every type, so its
+// content is never written.
+func appendAny(b []byte, m protoreflect.Message) []byte {
+	url := m.Get(m.Descriptor().Fields().ByName("type_url")).String()
+	b = append(appendString(append(b, '{'), "@type"), ':')
+	b = appendString(b, url)
+	b = append(append(b, ','), `"value":`...)
+	b = appendString(b, Redacted)
+	return append(b, '}')
 }
 
 func appendWellKnown(b []byte, m protoreflect.Message) []byte {

@@ -184,3 +184,16 @@ func TestRunVerify(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaCopies: the package's copy of the record schema is the
+// published one (docs/audit-record.v1.json).
+func TestSchemaCopies(t *testing.T) {
+	pkg, err1 := os.ReadFile("schema/audit-record.v1.json")
+	docs, err2 := os.ReadFile("../../docs/audit-record.v1.json")
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if !bytes.Equal(pkg, docs) {
+		t.Error("interceptors/audit/schema/audit-record.v1.json differs from docs/audit-record.v1.json")
+	}
+}

@@ -42,6 +42,9 @@ func FileCatalog(fd protoreflect.FileDescriptor) *portcullisv1.Catalog {
 }
 
 // fieldSensitive reports whether a field is marked sensitive.
+// FieldSensitive reports whether fd carries (portcullis.v1.field).sensitive.
+func FieldSensitive(fd protoreflect.FieldDescriptor) bool { return fieldSensitive(fd) }
+
 func fieldSensitive(fd protoreflect.FieldDescriptor) bool {
 	opts, ok := fd.Options().(*descriptorpb.FieldOptions)
 	if !ok || opts == nil || !proto.HasExtension(opts, portcullisv1.E_Field) {
