@@ -181,8 +181,9 @@ type Decision struct {
 	MatchedRoles      []string `json:"matched_roles,omitempty"`
 	Condition         string   `json:"condition,omitempty"`
 	BundleVersion     string   `json:"bundle_version,omitempty"`
-	// ShadowVersion and Disagreement are reserved for shadow bundles: the
-	// candidate bundle's version, and whether it decided differently.
+	// ShadowVersion and Disagreement are set while a shadow bundle is
+	// evaluated beside the live one: the candidate bundle's version, and
+	// whether it decided differently.
 	ShadowVersion string `json:"shadow_version,omitempty"`
 	Disagreement  bool   `json:"disagreement,omitempty"`
 }
@@ -191,7 +192,9 @@ type Decision struct {
 type RateLimit struct {
 	// Key is the bucket the call was counted in.
 	Key string `json:"key,omitempty"`
-	// Limited is true when the call was refused.
+	// Limited is true when the call was over its limit: refused, or let
+	// through because the limit is in shadow mode (the status then says
+	// OK).
 	Limited bool `json:"limited,omitempty"`
 	// Degraded is true when the shared store (Redis) could not answer and
 	// the call was decided by the replica's local fallback limit, or
