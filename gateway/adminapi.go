@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -84,8 +83,8 @@ func (a *adminService) Explain(_ context.Context, r *adminv1.ExplainRequest) (*a
 		if kind == "" {
 			kind = policy.KindUser
 		}
-		cred := map[string]policy.Credentials{"jwt": policy.CredentialJWT, "api_key": policy.CredentialAPIKey, "mtls": policy.CredentialMTLS}[p.GetCredentialKind()]
-		if cred == 0 {
+		cred, ok := policy.ParseCredential(p.GetCredentialKind())
+		if !ok {
 			cred = policy.CredentialJWT
 		}
 		in.Principal = &policy.Principal{ID: p.GetId(), Kind: kind, Credential: cred, Roles: p.GetRoles(), Groups: p.GetGroups(),
@@ -122,16 +121,13 @@ func (a *adminService) GetAccessReview(ctx context.Context, r *adminv1.GetAccess
 	from := time.Now().Add(-window)
 	var events iter.Seq2[*audit.Event, error]
 	if p := ac.Postgres; p != nil {
-		cfg, err := pgx.ParseConfig(p.DSN)
-		if err != nil {
-			return nil, status.Error(codes.Internal, "internal error")
-		}
+		var password func() string // as the sink's (auditStage)
 		if pw := a.g.secrets.get(keyPostgresPassword); pw.Ref() != "" {
-			cfg.Password = pw.Value()
+			password = pw.Value
 		}
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
-		conn, err := pgx.ConnectConfig(ctx, cfg)
+		conn, err := postgres.Connect(ctx, p.DSN, password)
 		if err != nil {
 			a.g.log.Warn("access review: PostgreSQL unreachable", "err", err)
 			return nil, status.Error(codes.Unavailable, "audit database unavailable")

@@ -201,24 +201,21 @@ func (g *Gateway) applySensitivity() error {
 	if id := g.cfg.Identity; id != nil && id.AllowUnboundRestricted {
 		reqs[policy.SensitivityRestricted] = policy.ClassRequirement{AuditRequired: true}
 	}
-	classes := map[string]policy.Sensitivity{"public": policy.SensitivityPublic, "internal": policy.SensitivityInternal,
-		"confidential": policy.SensitivityConfidential, "restricted": policy.SensitivityRestricted}
-	kinds := map[string]policy.Credentials{"jwt": policy.CredentialJWT, "api_key": policy.CredentialAPIKey, "mtls": policy.CredentialMTLS}
 	for _, cl := range g.cfg.Sensitivity.Classes() {
 		if cl.Req == nil {
 			continue
 		}
 		q := policy.ClassRequirement{RequireMTLS: cl.Req.RequireMTLS, RequireBoundToken: cl.Req.RequireBoundToken, AuditRequired: cl.Req.AuditRequired}
 		for _, k := range cl.Req.Credentials {
-			kind, ok := kinds[k]
+			kind, ok := policy.ParseCredential(k)
 			if !ok { // config.Validate refuses it; a Config built in Go may not have been validated
-				return fmt.Errorf("gateway: sensitivity.%s.credentials: unknown kind %q", cl.Name, k)
+				return fmt.Errorf("gateway: sensitivity.%s.credentials: unknown kind %q", cl.Sensitivity, k)
 			}
 			q.Credentials |= kind
 		}
 		// On top of the default (restricted), never instead of it: only
 		// allow_unbound_restricted drops restricted's mTLS and bound token.
-		reqs[classes[cl.Name]] = reqs[classes[cl.Name]].And(q)
+		reqs[cl.Sensitivity] = reqs[cl.Sensitivity].And(q)
 	}
 	reg, err := g.registry.WithClassRequirements(reqs)
 	if err != nil {

@@ -44,13 +44,27 @@ const (
 // Has reports whether every kind in k is in c.
 func (c Credentials) Has(k Credentials) bool { return c&k == k }
 
+// credentialNames are the kinds' names, in String's order.
+var credentialNames = []struct {
+	bit  Credentials
+	name string
+}{{CredentialJWT, "jwt"}, {CredentialAPIKey, "api_key"}, {CredentialMTLS, "mtls"}}
+
+// ParseCredential returns the kind named "jwt", "api_key" or "mtls", and
+// whether name is one of them.
+func ParseCredential(name string) (Credentials, bool) {
+	for _, k := range credentialNames {
+		if k.name == name {
+			return k.bit, true
+		}
+	}
+	return 0, false
+}
+
 // String lists the kinds, e.g. "jwt|api_key".
 func (c Credentials) String() string {
 	var s string
-	for _, k := range []struct {
-		bit  Credentials
-		name string
-	}{{CredentialJWT, "jwt"}, {CredentialAPIKey, "api_key"}, {CredentialMTLS, "mtls"}} {
+	for _, k := range credentialNames {
 		if c&k.bit != 0 {
 			if s != "" {
 				s += "|"

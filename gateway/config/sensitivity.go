@@ -1,6 +1,6 @@
 package config
 
-import "slices"
+import "github.com/portcullis/portcullis/policy"
 
 // Sensitivity (sensitivity) says what every protected method of a
 // sensitivity class demands on top of its own policy. A class without an
@@ -31,21 +31,19 @@ type ClassRequirement struct {
 	AuditRequired bool `yaml:"audit_required"`
 }
 
-// CredentialKinds are the values of sensitivity.*.credentials.
-var CredentialKinds = []string{"jwt", "api_key", "mtls"}
+// Class is one class's entry: Req is nil when the class has none.
+type Class struct {
+	Sensitivity policy.Sensitivity // its String() is the key's name
+	Req         *ClassRequirement
+}
 
-// Classes returns the configured classes by name, in a fixed order.
-func (s *Sensitivity) Classes() []struct {
-	Name string
-	Req  *ClassRequirement
-} {
+// Classes returns the four classes in a fixed order (none for a nil s).
+func (s *Sensitivity) Classes() []Class {
 	if s == nil {
 		return nil
 	}
-	return []struct {
-		Name string
-		Req  *ClassRequirement
-	}{{"public", s.Public}, {"internal", s.Internal}, {"confidential", s.Confidential}, {"restricted", s.Restricted}}
+	return []Class{{policy.SensitivityPublic, s.Public}, {policy.SensitivityInternal, s.Internal},
+		{policy.SensitivityConfidential, s.Confidential}, {policy.SensitivityRestricted, s.Restricted}}
 }
 
 func (v *validator) sensitivity(c *Config) {
@@ -53,14 +51,14 @@ func (v *validator) sensitivity(c *Config) {
 		if cl.Req == nil {
 			continue
 		}
-		path := "sensitivity." + cl.Name
+		path := "sensitivity." + cl.Sensitivity.String()
 		if cl.Req.AuditRequired && (c.Audit == nil || c.Audit.File == nil && c.Audit.Postgres == nil) {
 			v.add(path+".audit_required", "needs an audit sink (audit.file or audit.postgres) to fail closed on")
 		}
 		seen := map[string]bool{}
 		for i, k := range cl.Req.Credentials {
-			switch {
-			case !slices.Contains(CredentialKinds, k):
+			switch _, ok := policy.ParseCredential(k); {
+			case !ok:
 				v.add(index(path+".credentials", i), "invalid value %q: want jwt, api_key or mtls", k)
 			case seen[k]:
 				v.add(index(path+".credentials", i), "%q listed twice", k)

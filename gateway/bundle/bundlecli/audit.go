@@ -225,7 +225,7 @@ func replay(j *judge, c caller, m *policy.Method) access {
 	}
 	p := &policy.Principal{ID: c.id, Kind: c.kind, Roles: c.roles, Groups: c.groups, Tenant: c.tenant, SPIFFEID: c.spiffe,
 		Credential: firstCredential(m.Credentials), MTLS: true, Bound: true, Scopes: m.Scopes}
-	if k, ok := credentials[c.cred]; ok {
+	if k, ok := policy.ParseCredential(c.cred); ok {
 		p.Credential = k
 	}
 	if len(c.scopes) > 0 {

@@ -21,10 +21,6 @@ type casePrincipal struct {
 	Bound      bool      `yaml:"bound"`
 }
 
-var credentials = map[string]policy.Credentials{
-	"jwt": policy.CredentialJWT, "api_key": policy.CredentialAPIKey, "mtls": policy.CredentialMTLS,
-}
-
 // principal builds the policy.Principal of a case. Defaults: kind user,
 // credential jwt; an mtls credential implies an mTLS connection, and its
 // id defaults to the SPIFFE ID.
@@ -45,7 +41,7 @@ func (c *casePrincipal) principal() (*policy.Principal, string, error) {
 		cred = "jwt"
 	}
 	var ok bool
-	if p.Credential, ok = credentials[cred]; !ok {
+	if p.Credential, ok = policy.ParseCredential(cred); !ok {
 		return nil, "credential", fmt.Errorf("credential must be jwt, api_key or mtls, got %q", c.Credential)
 	}
 	if p.Credential == policy.CredentialMTLS {

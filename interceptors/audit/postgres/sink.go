@@ -105,13 +105,9 @@ func (s *Sink) Chain() string { return s.o.chain }
 // connect opens the connection, migrates if asked, and loads the chain's
 // last row: the database, not memory, says where the chain ends.
 func (s *Sink) connect(ctx context.Context, migrateToo bool) error {
-	cfg, err := s.connConfig()
+	conn, err := Connect(ctx, s.dsn, s.o.password)
 	if err != nil {
 		return err
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("postgres: connect: %w", err)
 	}
 	if migrateToo {
 		if err := migrate(ctx, conn, s.t); err != nil {
@@ -139,17 +135,23 @@ func (s *Sink) connect(ctx context.Context, migrateToo bool) error {
 	return nil
 }
 
-// connConfig parses the DSN (pgx's errors do not repeat a password in
-// it) and sets the WithPassword password.
-func (s *Sink) connConfig() (*pgx.ConnConfig, error) {
-	cfg, err := pgx.ParseConfig(s.dsn)
+// Connect opens one connection to dsn, with the password password returns
+// (nil: the DSN's own), as the sink connects (WithPassword): for readers
+// such as Read and Verify. pgx's errors do not repeat a password in the
+// DSN.
+func Connect(ctx context.Context, dsn string, password func() string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	if s.o.password != nil {
-		cfg.Password = s.o.password()
+	if password != nil {
+		cfg.Password = password()
 	}
-	return cfg, nil
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return conn, nil
 }
 
 // Write COPYs entries in one statement. On error the connection is
