@@ -253,14 +253,8 @@ func deferRefusal(w http.ResponseWriter, r *http.Request, err error) {
 // metadataSafe makes s a valid gRPC metadata value (printable ASCII) of at
 // most 256 bytes: a reason may quote what the client sent.
 func metadataSafe(s string) string {
-	b := []byte(s)
-	if len(b) > 256 {
-		b = append(b[:253], "..."...)
+	if len(s) > 256 {
+		s = s[:253] + "..."
 	}
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	return string(b)
+	return policy.MetadataText(s)
 }

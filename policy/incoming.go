@@ -92,3 +92,29 @@ func Incoming(ctx context.Context) (metadata.MD, bool) {
 	}
 	return metadata.FromIncomingContext(ctx)
 }
+
+// IsMetadataText reports whether v is a valid gRPC metadata value for a
+// non-binary key: printable ASCII (0x20–0x7E) only.
+func IsMetadataText(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// MetadataText returns v with every byte outside printable ASCII replaced
+// by '?', a valid value for any non-binary key (v itself when it is one).
+func MetadataText(v string) string {
+	if IsMetadataText(v) {
+		return v
+	}
+	b := []byte(v)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}

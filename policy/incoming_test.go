@@ -107,3 +107,22 @@ func TestHasInternal(t *testing.T) {
 		}
 	}
 }
+
+func TestMetadataText(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		valid    bool
+	}{
+		{"203.0.113.5, 10.0.0.1", "203.0.113.5, 10.0.0.1", true},
+		{"", "", true},
+		{"\xff, 203.0.113.5", "?, 203.0.113.5", false},
+		{"ä\t~", "???~", false}, // two bytes of UTF-8, and a tab
+	} {
+		if got := policy.IsMetadataText(tc.in); got != tc.valid {
+			t.Errorf("IsMetadataText(%q) = %v, want %v", tc.in, got, tc.valid)
+		}
+		if got := policy.MetadataText(tc.in); got != tc.want {
+			t.Errorf("MetadataText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -279,10 +279,8 @@ func validPair(k string, vs []string) error {
 		return nil
 	}
 	for _, v := range vs {
-		for i := 0; i < len(v); i++ {
-			if v[i] < 0x20 || v[i] > 0x7e {
-				return status.Errorf(codes.Internal, "header key %q contains value with non-printable ASCII characters", k)
-			}
+		if !policy.IsMetadataText(v) {
+			return status.Errorf(codes.Internal, "header key %q contains value with non-printable ASCII characters", k)
 		}
 	}
 	return nil

@@ -309,27 +309,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func sanitizeForwarding(h http.Header) {
 	for _, name := range [...]string{"X-Forwarded-For", "Forwarded"} {
 		for i, v := range h[name] {
-			if validMetadataText(v) {
-				continue
-			}
-			b := []byte(v)
-			for j, c := range b {
-				if c < 0x20 || c > 0x7e {
-					b[j] = '?'
-				}
-			}
-			h[name][i] = string(b)
+			h[name][i] = policy.MetadataText(v)
 		}
 	}
-}
-
-func validMetadataText(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // errorMux and errorMarshaler serve WriteError, outside any route.

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/portcullis/portcullis/policy"
 )
 
 const (
@@ -74,10 +76,8 @@ func traceState(vals []string) string {
 	if len(s) > maxTraceStateLen {
 		return ""
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return ""
-		}
+	if !policy.IsMetadataText(s) {
+		return ""
 	}
 	if strings.TrimSpace(s) == "" {
 		return ""
