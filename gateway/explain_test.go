@@ -14,6 +14,8 @@ import (
 	"github.com/portcullis/portcullis/policy"
 )
 
+// Explaining a call: its request rate, audit and API keys known by id.
+
 // TestRequestRateCondition: a bundle condition on context.request_rate
 // sees the principal's live calls (gRPC and REST share one meter), and
 // explaining a call reads the rate without counting it.
