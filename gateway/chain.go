@@ -27,16 +27,20 @@ func (g *Gateway) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInt
 	panics := prometheus.NewCounter(prometheus.CounterOpts{Name: "portcullis_panics_total", Help: "Handler panics recovered by the gateway."})
 	g.prom.MustRegister(panics)
 	rec := []recovery.Option{recovery.WithLogger(g.log), recovery.WithCounter(func(string) { panics.Inc() })}
+	var ids []requestid.Option
+	if t := g.cfg.Tracing; t != nil && t.StartTraces {
+		ids = append(ids, requestid.WithStartTraces(t.Sampled))
+	}
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(rec...),
 		stripUnary,
-		requestid.UnaryServerInterceptor(),
+		requestid.UnaryServerInterceptor(ids...),
 		g.metrics.UnaryServerInterceptor(),
 	}
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(rec...),
 		stripStream,
-		requestid.StreamServerInterceptor(requestid.WithoutMetadataRewrite()),
+		requestid.StreamServerInterceptor(append(ids, requestid.WithoutMetadataRewrite(), requestid.WithHeaderFromHandler())...),
 		g.metrics.StreamServerInterceptor(),
 	}
 	// The audit stage runs before method resolution, so that calls of

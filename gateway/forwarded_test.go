@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/portcullis/portcullis/examples/bank"
 	bankv1 "github.com/portcullis/portcullis/gen/examples/bank/v1"
@@ -20,33 +23,42 @@ import (
 )
 
 // TestRequestIDAndTraceForwarded: the backend receives the request id the
-// client got back and the chain's trace context (the client's trace
-// continued with a new span id, or a new trace), tracestate only with a
-// valid traceparent, one value each, and never an internal key.
+// client got back and the client's valid trace context unchanged (the
+// gateway records no span, so it must not replace the parent id), no
+// trace context without one unless tracing.start_traces (then a new
+// trace), tracestate only with a valid traceparent, one value each, and
+// never an internal key.
 func TestRequestIDAndTraceForwarded(t *testing.T) {
 	backend, received := startCapturingBank(t)
-	addr, _ := startBenchGateway(t, backend, "")
-	c := pingClient(t, addr)
+	plain, _ := startBenchGateway(t, backend, "")
+	starting, _ := startBenchGateway(t, backend, "tracing: {start_traces: true, sampled: true}\n")
 
 	const (
 		traceID    = "0af7651916cd43dd8448eb211c80319c"
 		clientSpan = "b7ad6b7169203331"
+		clientTP   = "00-" + traceID + "-" + clientSpan + "-01"
 	)
-	traceParent := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
+	traceParent := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-01$`)
 	for _, tc := range []struct {
 		name       string
+		addr       string
 		pairs      []string
 		wantID     string // "" for a generated one
-		wantTrace  string // "" for a new trace
+		wantTP     string // "" for none, "new" for a new sampled trace
 		wantState  string
 		spoofedKey string
 	}{
-		{name: "continued", pairs: []string{"x-request-id", "client-req-1", "traceparent", "00-" + traceID + "-" + clientSpan + "-01", "tracestate", "k=v"},
-			wantID: "client-req-1", wantTrace: traceID, wantState: "k=v"},
-		{name: "new", pairs: []string{policy.KeyClientAddr, "10.1.2.3:5"}, spoofedKey: policy.KeyClientAddr},
-		{name: "tracestate without traceparent", pairs: []string{"tracestate", "k=v"}},
+		{name: "continued", addr: plain, pairs: []string{"x-request-id", "client-req-1", "traceparent", clientTP, "tracestate", "k=v"},
+			wantID: "client-req-1", wantTP: clientTP, wantState: "k=v"},
+		{name: "continued, start_traces", addr: starting, pairs: []string{"traceparent", clientTP}, wantTP: clientTP},
+		{name: "none", addr: plain, pairs: []string{policy.KeyClientAddr, "10.1.2.3:5"}, spoofedKey: policy.KeyClientAddr},
+		{name: "invalid dropped", addr: plain, pairs: []string{"traceparent", strings.ToUpper(clientTP), "tracestate", "k=v"}},
+		{name: "new, start_traces", addr: starting, wantTP: "new"},
+		{name: "invalid replaced, start_traces", addr: starting, pairs: []string{"traceparent", "00-x", "tracestate", "k=v"}, wantTP: "new"},
+		{name: "tracestate without traceparent", addr: plain, pairs: []string{"tracestate", "k=v"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			c := pingClient(t, tc.addr)
 			var header metadata.MD
 			ctx := metadata.AppendToOutgoingContext(context.Background(), tc.pairs...)
 			if _, err := c.Ping(ctx, &bankv1.PingRequest{}, grpc.Header(&header)); err != nil {
@@ -64,15 +76,19 @@ func TestRequestIDAndTraceForwarded(t *testing.T) {
 				t.Errorf("generated x-request-id = %q, want 32 hex digits", id[0])
 			}
 			tp := md.Get("traceparent")
-			if len(tp) != 1 || !traceParent.MatchString(tp[0]) {
-				t.Fatalf("backend traceparent = %q, want one valid value", tp)
-			}
-			m := traceParent.FindStringSubmatch(tp[0])
-			if tc.wantTrace != "" && (m[1] != tc.wantTrace || m[2] == clientSpan) {
-				t.Errorf("traceparent = %q, want trace %s continued with a new span id", tp[0], tc.wantTrace)
-			}
-			if tc.wantTrace == "" && m[1] == traceID {
-				t.Errorf("traceparent = %q, want a new trace", tp[0])
+			switch tc.wantTP {
+			case "":
+				if len(tp) != 0 {
+					t.Errorf("backend traceparent = %q, want none", tp)
+				}
+			case "new":
+				if len(tp) != 1 || !traceParent.MatchString(tp[0]) || strings.Contains(tp[0], traceID) {
+					t.Errorf("backend traceparent = %q, want one new sampled trace", tp)
+				}
+			default:
+				if len(tp) != 1 || tp[0] != tc.wantTP {
+					t.Errorf("backend traceparent = %q, want the client's %q unchanged", tp, tc.wantTP)
+				}
 			}
 			if ts := md.Get("tracestate"); tc.wantState == "" && len(ts) != 0 || tc.wantState != "" && (len(ts) != 1 || ts[0] != tc.wantState) {
 				t.Errorf("tracestate = %q, want %q", ts, tc.wantState)
@@ -83,6 +99,25 @@ func TestRequestIDAndTraceForwarded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRequestIDOnRefusedCall: a call that ends before the proxy sends a
+// header (refused by the chain: trailers-only) still returns its request
+// id, once, and a backend that answers with no header at all gets the
+// gateway's id to the client too.
+func TestRequestIDOnRefusedCall(t *testing.T) {
+	backend, _ := startCapturingBank(t)
+	addr, _ := startBenchGateway(t, backend, "")
+	c := pingClient(t, addr)
+	var header, trailer metadata.MD
+	_, err := c.GetAccount(context.Background(), &bankv1.GetAccountRequest{Name: "accounts/a1"}, grpc.Header(&header), grpc.Trailer(&trailer))
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("anonymous GetAccount = %v, want Unauthenticated", err)
+	}
+	got := append(header.Get("x-request-id"), trailer.Get("x-request-id")...)
+	if len(got) != 1 || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(got[0]) {
+		t.Errorf("x-request-id in header %q and trailer %q, want one generated id", header.Get("x-request-id"), trailer.Get("x-request-id"))
 	}
 }
 

@@ -355,7 +355,7 @@ func (g *Gateway) buildGRPC() {
 		network = credentials.NewTLS(g.grpcTLS.TLSConfig())
 	}
 	rt := &router{routes: g.routes, pool: g.pool}
-	g.forward = g.countUpstream(proxy.Handler(rt, proxy.WithOutgoingMetadata(g.outgoingMetadata),
+	g.forward = g.countUpstream(proxy.Handler(rt, proxy.WithOutgoingMetadata(g.outgoingMetadata), proxy.WithResponseHeader(responseHeader),
 		proxy.WithSingleRequest(singleRequest), proxy.WithIncomingMetadata(policy.Incoming), proxy.WithDefaultTimeout(rt.timeout)))
 	g.streamChain = chainStreams(g.stream)
 	g.grpcServer = grpc.NewServer(

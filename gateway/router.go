@@ -102,12 +102,27 @@ func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 	}
 	if id, tp, ts, ok := requestid.Values(ctx); ok { // shared slices: no allocation
 		md[requestid.RequestIDKey] = id
-		md[requestid.TraceParentKey] = tp
-		if ts != nil {
-			md[requestid.TraceStateKey] = ts
-		} else {
-			delete(md, requestid.TraceStateKey)
-		}
+		setOrDelete(md, requestid.TraceParentKey, tp)
+		setOrDelete(md, requestid.TraceStateKey, ts)
+	}
+}
+
+// responseHeader puts the call's request id into the response header the
+// proxy forwards from the backend, replacing any the backend sent (it got
+// the same id), so the client gets one value; the request id stage sets it
+// itself on calls that end without a header (WithHeaderFromHandler).
+func responseHeader(ctx context.Context, md metadata.MD) {
+	if id, _, _, ok := requestid.Values(ctx); ok { // shared slice: no allocation
+		md[requestid.RequestIDKey] = id
+	}
+}
+
+// setOrDelete sets md[key] to v, or removes key when v is nil.
+func setOrDelete(md metadata.MD, key string, v []string) {
+	if v != nil {
+		md[key] = v
+	} else {
+		delete(md, key)
 	}
 }
 

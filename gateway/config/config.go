@@ -102,6 +102,10 @@ type Config struct {
 	// secret-bearing setting holds a reference; a literal secret is an
 	// error.
 	Secrets *Secrets `yaml:"secrets"`
+	// Tracing (tracing) decides whether the gateway starts a W3C trace for
+	// calls that come without one. A client's own trace context always
+	// passes unchanged.
+	Tracing *Tracing `yaml:"tracing"`
 
 	src *source // positions of the keys, for error messages; nil if built in Go
 }

@@ -61,6 +61,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad log level", with("log:", "  level: verbose"), `config: gateway.yaml:6: log.level: invalid value "verbose": want debug, info, warn or error`},
 		{"bad log format", with("log:", "  level: debug", "  format: xml"), `config: gateway.yaml:7: log.format: invalid value "xml": want json or text`},
 
+		// Tracing.
+		{"sampled without start_traces", with("tracing:", "  sampled: true"), `config: gateway.yaml:6: tracing.sampled: applies only to the traces the gateway starts: set tracing.start_traces: true as well`},
+		{"tracing typo", with("tracing:", "  start_trace: true"), `config: gateway.yaml:6: tracing.start_trace: unknown field (did you mean "start_traces"?)`},
+
 		// Go runtime.
 		{"gc off without a memory limit", with("runtime:", "  gc_percent: -1"), `config: gateway.yaml:6: runtime.gc_percent: -1 (collector off) needs runtime.memory_limit_bytes (or GOMEMLIMIT), or the heap grows without bound`},
 		{"gc percent too low", with("runtime:", "  gc_percent: 10"), `config: gateway.yaml:6: runtime.gc_percent: must be 0 (default), -1 (off, with a memory limit) or 25..10000, got 10`},
@@ -171,6 +175,7 @@ func TestParseValid(t *testing.T) {
 		)},
 		{"limits at the edges", minimal + "    max_request_bytes: 1\n    max_response_bytes: 67108864\n"},
 		{"empty routes", with("routes: []")},
+		{"tracing", with("tracing: {start_traces: true, sampled: true}")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,6 +61,7 @@ func (c *Config) Validate() error {
 	v.limits(c)
 	v.assertion(c)
 	v.signatures(c)
+	v.tracing(c)
 	v.httpsClient("bundle_client", c.BundleClient)
 	if c.Identity != nil {
 		v.httpsClient("identity.jwks_client", c.Identity.JWKSClient)

@@ -60,7 +60,7 @@ func Handler(director Director, opts ...Option) grpc.StreamHandler {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing, singleRequest: o.singleRequest,
+	h := &handler{director: director, compressionMatches: o.compressionMatches, outgoing: o.outgoing, responseHeader: o.responseHeader, singleRequest: o.singleRequest,
 		incoming: o.incoming, defaultTimeout: o.defaultTimeout}
 	// The codec goes last so no user option can replace it.
 	h.callOptions = append(append([]grpc.CallOption{}, o.callOptions...), grpc.ForceCodecV2(Codec{}))
@@ -68,8 +68,13 @@ func Handler(director Director, opts ...Option) grpc.StreamHandler {
 }
 
 // callContext derives the backend call's context from the client's: with
-// the default timeout when the client sent no deadline.
-func (h *handler) callContext(parent context.Context, fullMethod string) (context.Context, context.CancelFunc) {
+// the default timeout when the client sent no deadline, else cancellable
+// when the call has a request pump (which aborts the backend call when the
+// client side fails). A call without one (single) uses the client's
+// context itself: grpc-go cancels that as soon as the handler returns,
+// which ends the backend call too, so a context of its own would only cost
+// an allocation and a registration with its parent on every call.
+func (h *handler) callContext(parent context.Context, fullMethod string, single bool) (context.Context, context.CancelFunc) {
 	if h.defaultTimeout != nil {
 		if _, has := parent.Deadline(); !has {
 			if d := h.defaultTimeout(fullMethod); d > 0 {
@@ -77,11 +82,17 @@ func (h *handler) callContext(parent context.Context, fullMethod string) (contex
 			}
 		}
 	}
+	if single {
+		return parent, noCancel
+	}
 	return context.WithCancel(parent)
 }
 
+func noCancel() {}
+
 type handler struct {
 	outgoing           func(context.Context, metadata.MD)
+	responseHeader     func(context.Context, metadata.MD)
 	singleRequest      func(ctx context.Context, fullMethod string) bool
 	incoming           func(ctx context.Context) (metadata.MD, bool)
 	defaultTimeout     func(fullMethod string) time.Duration
@@ -96,9 +107,11 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 		return errNoMethod
 	}
 	// ss.Context() carries the client's deadline and cancellation to the
-	// backend call; cancel also ends that call as soon as we return or the
-	// request pump fails (grpc-go cancels ss.Context() only after return).
-	ctx, cancel := h.callContext(ss.Context(), fullMethod)
+	// backend call, and grpc-go cancels it as soon as we return; with a
+	// request pump, cancel also ends the backend call when the pump fails
+	// (see callContext).
+	single := h.singleRequest != nil && h.singleRequest(ss.Context(), fullMethod)
+	ctx, cancel := h.callContext(ss.Context(), fullMethod, single)
 	defer cancel()
 	var in, out metadata.MD
 	if h.incoming != nil {
@@ -129,7 +142,7 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 		return backendError(err)
 	}
 
-	if h.singleRequest != nil && h.singleRequest(ctx, fullMethod) {
+	if single {
 		// One request message: forward it, and the half-close, from this
 		// goroutine before relaying the responses, as grpc-go's own unary
 		// and server-streaming handlers read exactly one message. No second
@@ -137,7 +150,7 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 		if err := forwardOne(ss, cs); err != nil {
 			return err
 		}
-		return forwardResponses(ss, cs)
+		return h.forwardResponses(ss, cs)
 	}
 	// Requests flow in their own goroutine so that each direction blocks only
 	// on its own peer. Its error is recorded before cancel() so that, when it
@@ -153,7 +166,7 @@ func (h *handler) handle(_ any, ss grpc.ServerStream) error {
 	// This goroutine does not wait for the request pump: if the backend ends
 	// first, that pump may sit in ss.RecvMsg, which grpc-go unblocks when the
 	// stream finishes right after we return.
-	respErr := forwardResponses(ss, cs)
+	respErr := h.forwardResponses(ss, cs)
 	select {
 	case err := <-reqErr:
 		return err // the client side failed first (too large, bad encoding...)
@@ -223,7 +236,7 @@ func forwardOne(ss grpc.ServerStream, cs grpc.ClientStream) error {
 // forwardResponses relays the backend's header, messages, trailer and
 // status to the client. It returns the backend's final status error (nil for
 // OK) or the error that stopped it.
-func forwardResponses(ss grpc.ServerStream, cs grpc.ClientStream) error {
+func (h *handler) forwardResponses(ss grpc.ServerStream, cs grpc.ClientStream) error {
 	// Header blocks until the backend sends response headers or ends the
 	// call, so a backend that sends headers before any message (or never
 	// sends one) has them reach the client at once.
@@ -234,7 +247,11 @@ func forwardResponses(ss grpc.ServerStream, cs grpc.ClientStream) error {
 	// nil means the backend answered trailers-only (or failed before its
 	// headers): send no headers, so the client also gets trailers-only.
 	if md != nil {
-		if err := ss.SendHeader(forwardedMetadata(md)); err != nil {
+		out := forwardedMetadata(md)
+		if h.responseHeader != nil {
+			h.responseHeader(ss.Context(), out)
+		}
+		if err := ss.SendHeader(out); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ type Option func(*options)
 
 type options struct {
 	outgoing           func(ctx context.Context, md metadata.MD)
+	responseHeader     func(ctx context.Context, md metadata.MD)
 	singleRequest      func(ctx context.Context, fullMethod string) bool
 	incoming           func(ctx context.Context) (metadata.MD, bool)
 	defaultTimeout     func(fullMethod string) time.Duration
@@ -101,6 +102,16 @@ func WithDialOptions(opts ...grpc.DialOption) PoolOption {
 // Default: none. f is called concurrently.
 func WithOutgoingMetadata(f func(ctx context.Context, md metadata.MD)) Option {
 	return func(o *options) { o.outgoing = f }
+}
+
+// WithResponseHeader lets f add to (or change) the response header the
+// Handler sends the client: f receives the call's context and a fresh
+// map, the backend's header as forwarded, which it may change. It is not
+// called for a call that ends without a header (trailers-only); headers
+// for those are the server's (grpc.SetHeader from an interceptor).
+// Default: none. f is called concurrently.
+func WithResponseHeader(f func(ctx context.Context, md metadata.MD)) Option {
+	return func(o *options) { o.responseHeader = f }
 }
 
 // WithDefaultTimeout sets the deadline of backend calls whose client sent

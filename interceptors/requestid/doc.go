@@ -22,12 +22,17 @@
 // The metadata key "traceparent" (W3C Trace Context, version 00 only) is
 // validated strictly: "00-" + 32 + "-" + 16 + "-" + 2 lower-case hex digits,
 // with neither the trace id nor the parent id all zero, and exactly one
-// value. A valid one continues the trace: the trace id and flags are kept,
-// the incoming parent id becomes Info.ParentSpanID, and a new random span id
-// is created as the parent id for the next hop. "tracestate" is passed
-// through unchanged (several values joined by ",") when traceparent is valid
-// and it is at most 512 printable ASCII characters; otherwise it is dropped.
-// An invalid or missing traceparent starts a new trace and drops tracestate.
+// value. This hop records no span of its own, so it follows the
+// specification's alternative processing for such a hop: a valid
+// traceparent is passed on unchanged (Info.TraceID and Info.ParentSpanID
+// are its parts), and the backend's span stays the child of the client's.
+// Replacing its parent id with a span id that no collector ever receives
+// would cut the trace in two. "tracestate" is passed on with it (several
+// values joined by ",") when it is at most 512 printable ASCII characters;
+// otherwise it is dropped. An invalid traceparent is dropped, and so is
+// tracestate without a valid traceparent. A call without a valid one
+// carries no trace context, unless WithStartTraces is given: then a new
+// trace starts at this hop.
 //
 // # Where the values go
 //

@@ -4,8 +4,10 @@ package requestid
 type Option func(*options)
 
 type options struct {
+	startTraces   bool
 	newTraceFlags string
 	rewrite       bool
+	headerLater   bool
 }
 
 func evaluateOptions(opts []Option) *options {
@@ -16,13 +18,20 @@ func evaluateOptions(opts []Option) *options {
 	return o
 }
 
-// WithSampled sets the sampled flag of the traces that the interceptor
-// starts (when the client sent no valid traceparent): true sends trace-flags
-// "01", which asks parent-based samplers downstream to record the trace.
-// The default is false (trace-flags "00"). A continued trace always keeps
-// the client's flags.
-func WithSampled(sampled bool) Option {
+// WithStartTraces makes the interceptor start a new trace for a call whose
+// client sent no valid traceparent: a new trace id, a new span id for this
+// hop (Info.SpanID) and trace-flags "01" when sampled (which asks
+// parent-based samplers downstream to record the trace), else "00". Without
+// it such a call carries no trace context at all. A valid client
+// traceparent is always passed on unchanged, with or without this option.
+//
+// This hop records no span of its own, so the new span id is a root that
+// no trace collector knows; tracers show the backend's span under a parent
+// that is missing. Use it when correlating every call by trace id (the
+// audit record's trace_id, backend logs) is worth that.
+func WithStartTraces(sampled bool) Option {
 	return func(o *options) {
+		o.startTraces = true
 		if sampled {
 			o.newTraceFlags = "01"
 		} else {
@@ -37,3 +46,12 @@ func WithSampled(sampled bool) Option {
 // next hop's outgoing metadata is built from FromContext instead (the
 // Portcullis gateway does this in its proxy). Default: rewrite.
 func WithoutMetadataRewrite() Option { return func(o *options) { o.rewrite = false } }
+
+// WithHeaderFromHandler is for a stream handler that puts the request id
+// (Values) into the response header it sends itself, as the Portcullis
+// proxy does (proxy.WithResponseHeader): the stream interceptor then sets
+// the "x-request-id" response header only after the handler returns, which
+// reaches the client when the call ended without a header (trailers-only,
+// such as a refused call) and is a no-op otherwise. That saves merging the
+// header metadata twice on every call. The unary interceptor ignores it.
+func WithHeaderFromHandler() Option { return func(o *options) { o.headerLater = true } }

@@ -26,16 +26,20 @@ const (
 type Info struct {
 	// RequestID is the client's valid x-request-id or a generated one.
 	RequestID string
-	// TraceID is the 32 hex digit trace id, continued or new.
+	// TraceID is the 32 hex digit trace id: the client's, or a new one
+	// when this hop started the trace; "" when the call has no trace
+	// context.
 	TraceID string
-	// SpanID is the 16 hex digit span id of this hop: the parent id that
-	// TraceParent carries to the next hop.
+	// SpanID is the 16 hex digit span id of this hop when it started the
+	// trace (WithStartTraces): the parent id that TraceParent carries to
+	// the next hop. "" otherwise: this hop does not replace a client's.
 	SpanID string
 	// ParentSpanID is the client's span id (the parent id of its valid
-	// traceparent), or "" when this hop started the trace.
+	// traceparent), or "".
 	ParentSpanID string
-	// TraceParent is the traceparent value to send downstream:
-	// "00-" + TraceID + "-" + SpanID + "-" + flags.
+	// TraceParent is the traceparent value to send downstream: the
+	// client's valid one unchanged, the new one when this hop started the
+	// trace, or "" when none is sent.
 	TraceParent string
 	// TraceState is the tracestate value to send downstream, or "".
 	TraceState string
@@ -68,19 +72,23 @@ func (c *infoCtx) Value(key any) any {
 }
 
 // Values returns the metadata values to send downstream for the call in
-// ctx: its request id, traceparent and tracestate (nil when there is
-// none), each a one-element slice shared with ctx's Info and capped, so
-// that setting them in outgoing metadata allocates nothing. Callers must
-// not modify them. ok is false when the interceptors stored no Info.
+// ctx: its request id, and its traceparent and tracestate (each nil when
+// none is to be sent: the caller removes that key), each a one-element
+// slice shared with ctx's Info and capped, so that setting them in
+// outgoing metadata allocates nothing. Callers must not modify them. ok is
+// false when the interceptors stored no Info.
 func Values(ctx context.Context) (requestID, traceParent, traceState []string, ok bool) {
 	v, ok := ctx.Value(valsKey{}).(*[4]string)
 	if !ok {
 		return nil, nil, nil, false
 	}
+	if v[1] != "" {
+		traceParent = v[1:2:2]
+	}
 	if v[2] != "" {
 		traceState = v[2:3:3]
 	}
-	return v[0:1:1], v[1:2:2], traceState, true
+	return v[0:1:1], traceParent, traceState, true
 }
 
 // FromContext returns the Info that the interceptors stored in ctx, and
@@ -122,10 +130,18 @@ func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
 	o := evaluateOptions(opts)
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, header := o.resolve(ss.Context())
-		_ = ss.SetHeader(header)
+		if !o.headerLater {
+			_ = ss.SetHeader(header)
+		}
 		wrapped := middleware.WrapServerStream(ss)
 		wrapped.WrappedContext = ctx
-		return handler(srv, wrapped)
+		err := handler(srv, wrapped)
+		if o.headerLater {
+			// Fails (harmlessly) when the handler has sent its header,
+			// which carried the id.
+			_ = ss.SetHeader(header)
+		}
+		return err
 	}
 }
 
@@ -158,21 +174,20 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 	if v := get(TraceParentKey); len(v) == 1 {
 		tp = v[0]
 	}
-	traceID, parentID, flags, continued := parseTraceParent(tp)
-	if !continued {
-		traceID, parentID, flags = "", "", o.newTraceFlags
-	}
+	traceID, parentID, _, continued := parseTraceParent(tp)
+	start := !continued && o.startTraces
 
-	var x ids
-	x.fill()
-	// One string holds the generated request id (if any) and the new
-	// traceparent; the Info fields are substrings of it.
+	// One string holds what is generated: the request id (unless the
+	// client's is kept) and the new traceparent (when this hop starts the
+	// trace); the Info fields are substrings of it.
 	var buf [32 + traceParentLen]byte
 	b := buf[:0]
 	if clientID == "" {
-		b = append(b, x.requestID()...)
+		b = appendRandomHex(b, 16)
 	}
-	b = appendTraceParent(b, traceID, x.traceID(), x.spanID(), flags)
+	if start {
+		b = appendNewTraceParent(b, o.newTraceFlags)
+	}
 	s := string(b)
 
 	c := &infoCtx{}
@@ -181,12 +196,15 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 	if clientID == "" {
 		info.RequestID = s[:32]
 	}
-	info.TraceParent = s[len(s)-traceParentLen:]
-	info.TraceID = info.TraceParent[3:35]
-	info.SpanID = info.TraceParent[36:52]
-	info.ParentSpanID = parentID
-	if continued {
+	switch {
+	case continued:
+		// Passed on unchanged: this hop records no span (see the package doc).
+		info.TraceParent, info.TraceID, info.ParentSpanID = tp, traceID, parentID
 		info.TraceState = traceState(get(TraceStateKey))
+	case start:
+		info.TraceParent = s[len(s)-traceParentLen:]
+		info.TraceID = info.TraceParent[3:35]
+		info.SpanID = info.TraceParent[36:52]
 	}
 
 	// One backing array for every value slice set below; each slice is
@@ -198,7 +216,11 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 		return c, metadata.MD{RequestIDKey: vs[3:4:4]}
 	}
 	md[RequestIDKey] = vs[0:1:1]
-	md[TraceParentKey] = vs[1:2:2]
+	if info.TraceParent != "" {
+		md[TraceParentKey] = vs[1:2:2]
+	} else {
+		delete(md, TraceParentKey)
+	}
 	if info.TraceState != "" {
 		md[TraceStateKey] = vs[2:3:3]
 	} else {

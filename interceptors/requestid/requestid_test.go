@@ -2,6 +2,8 @@ package requestid_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"regexp"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ const (
 	clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 	clientSpan  = "00f067aa0ba902b7"
 	clientTP    = "00-" + clientTrace + "-" + clientSpan + "-01"
+	clientTP00  = "00-" + clientTrace + "-" + clientSpan + "-00"
 	clientTS    = "congo=t61rcWkgMzE"
 )
 
@@ -44,8 +47,9 @@ func testContext(t *testing.T) context.Context {
 // want describes the expected outcome for one incoming metadata set.
 type want struct {
 	requestID  string // "" means generated
-	continued  bool   // trace id kept and parent id set
-	flags      string
+	continued  bool   // the client's traceparent passed on unchanged
+	started    bool   // a new trace (WithStartTraces)
+	flags      string // of a new trace
 	traceState string
 }
 
@@ -55,48 +59,51 @@ var cases = []struct {
 	opts []requestid.Option
 	want want
 }{
-	{name: "no metadata", want: want{flags: "00"}},
-	{name: "no metadata sampled", opts: []requestid.Option{requestid.WithSampled(true)}, want: want{flags: "01"}},
-	{name: "sampled false", opts: []requestid.Option{requestid.WithSampled(true), requestid.WithSampled(false)}, want: want{flags: "00"}},
-	{name: "valid id", md: metadata.Pairs("x-request-id", "req-42_A.b"), want: want{requestID: "req-42_A.b", flags: "00"}},
-	{name: "id 128 chars", md: metadata.Pairs("x-request-id", strings.Repeat("a", 128)), want: want{requestID: strings.Repeat("a", 128), flags: "00"}},
-	{name: "id 129 chars", md: metadata.Pairs("x-request-id", strings.Repeat("a", 129)), want: want{flags: "00"}},
-	{name: "id with space", md: metadata.Pairs("x-request-id", "req 42"), want: want{flags: "00"}},
-	{name: "id with slash", md: metadata.Pairs("x-request-id", "../etc"), want: want{flags: "00"}},
-	{name: "id empty", md: metadata.Pairs("x-request-id", ""), want: want{flags: "00"}},
-	{name: "id twice", md: metadata.Pairs("x-request-id", "a", "x-request-id", "b"), want: want{flags: "00"}},
+	{name: "no metadata", want: want{}},
+	{name: "no metadata, start traces", opts: []requestid.Option{requestid.WithStartTraces(false)}, want: want{started: true, flags: "00"}},
+	{name: "no metadata, start sampled", opts: []requestid.Option{requestid.WithStartTraces(true)}, want: want{started: true, flags: "01"}},
+	{name: "sampled then not", opts: []requestid.Option{requestid.WithStartTraces(true), requestid.WithStartTraces(false)}, want: want{started: true, flags: "00"}},
+	{name: "valid id", md: metadata.Pairs("x-request-id", "req-42_A.b"), want: want{requestID: "req-42_A.b"}},
+	{name: "id 128 chars", md: metadata.Pairs("x-request-id", strings.Repeat("a", 128)), want: want{requestID: strings.Repeat("a", 128)}},
+	{name: "id 129 chars", md: metadata.Pairs("x-request-id", strings.Repeat("a", 129)), want: want{}},
+	{name: "id with space", md: metadata.Pairs("x-request-id", "req 42"), want: want{}},
+	{name: "id with slash", md: metadata.Pairs("x-request-id", "../etc"), want: want{}},
+	{name: "id empty", md: metadata.Pairs("x-request-id", ""), want: want{}},
+	{name: "id twice", md: metadata.Pairs("x-request-id", "a", "x-request-id", "b"), want: want{}},
 	{
 		name: "valid traceparent and tracestate",
 		md:   metadata.Pairs("traceparent", clientTP, "tracestate", clientTS),
-		want: want{continued: true, flags: "01", traceState: clientTS},
+		want: want{continued: true, traceState: clientTS},
 	},
 	{
-		name: "sampled option keeps client flags",
-		md:   metadata.Pairs("traceparent", "00-"+clientTrace+"-"+clientSpan+"-00"),
-		opts: []requestid.Option{requestid.WithSampled(true)},
-		want: want{continued: true, flags: "00"},
+		name: "start traces keeps the client's",
+		md:   metadata.Pairs("traceparent", clientTP00),
+		opts: []requestid.Option{requestid.WithStartTraces(true)},
+		want: want{continued: true},
 	},
 	{
 		name: "tracestate joined",
 		md:   metadata.Pairs("traceparent", clientTP, "tracestate", clientTS, "tracestate", "rojo=1"),
-		want: want{continued: true, flags: "01", traceState: clientTS + ",rojo=1"},
+		want: want{continued: true, traceState: clientTS + ",rojo=1"},
 	},
 	{
 		name: "tracestate too long",
 		md:   metadata.Pairs("traceparent", clientTP, "tracestate", strings.Repeat("a", 513)),
-		want: want{continued: true, flags: "01"},
+		want: want{continued: true},
 	},
-	{name: "traceparent upper-case", md: metadata.Pairs("traceparent", strings.ToUpper(clientTP), "tracestate", clientTS), want: want{flags: "00"}},
-	{name: "traceparent version 01", md: metadata.Pairs("traceparent", "01"+clientTP[2:], "tracestate", clientTS), want: want{flags: "00"}},
-	{name: "traceparent zero trace", md: metadata.Pairs("traceparent", "00-"+strings.Repeat("0", 32)+"-"+clientSpan+"-01"), want: want{flags: "00"}},
-	{name: "traceparent zero span", md: metadata.Pairs("traceparent", "00-"+clientTrace+"-"+strings.Repeat("0", 16)+"-01"), want: want{flags: "00"}},
-	{name: "traceparent twice", md: metadata.Pairs("traceparent", clientTP, "traceparent", clientTP), want: want{flags: "00"}},
-	{name: "traceparent garbage", md: metadata.Pairs("traceparent", "hello", "tracestate", clientTS), want: want{flags: "00"}},
-	{name: "tracestate without traceparent", md: metadata.Pairs("tracestate", clientTS), want: want{flags: "00"}},
+	{name: "traceparent upper-case", md: metadata.Pairs("traceparent", strings.ToUpper(clientTP), "tracestate", clientTS), want: want{}},
+	{name: "traceparent version 01", md: metadata.Pairs("traceparent", "01"+clientTP[2:], "tracestate", clientTS), want: want{}},
+	{name: "traceparent zero trace", md: metadata.Pairs("traceparent", "00-"+strings.Repeat("0", 32)+"-"+clientSpan+"-01"), want: want{}},
+	{name: "traceparent zero span", md: metadata.Pairs("traceparent", "00-"+clientTrace+"-"+strings.Repeat("0", 16)+"-01"), want: want{}},
+	{name: "traceparent twice", md: metadata.Pairs("traceparent", clientTP, "traceparent", clientTP), want: want{}},
+	{name: "traceparent garbage", md: metadata.Pairs("traceparent", "hello", "tracestate", clientTS), want: want{}},
+	{name: "traceparent garbage, start traces", md: metadata.Pairs("traceparent", "hello", "tracestate", clientTS),
+		opts: []requestid.Option{requestid.WithStartTraces(false)}, want: want{started: true, flags: "00"}},
+	{name: "tracestate without traceparent", md: metadata.Pairs("tracestate", clientTS), want: want{}},
 	{
 		name: "all valid",
 		md:   metadata.Pairs("x-request-id", "abc", "traceparent", clientTP, "tracestate", clientTS, "authorization", "Bearer x"),
-		want: want{requestID: "abc", continued: true, flags: "01", traceState: clientTS},
+		want: want{requestID: "abc", continued: true, traceState: clientTS},
 	},
 }
 
@@ -114,23 +121,27 @@ func check(t *testing.T, call string, in metadata.MD, w want, info requestid.Inf
 	} else if !generatedID.MatchString(info.RequestID) {
 		t.Errorf("%s RequestID = %q, want 32 hex digits", call, info.RequestID)
 	}
-	if w.continued {
-		if info.TraceID != clientTrace || info.ParentSpanID != clientSpan {
-			t.Errorf("%s TraceID, ParentSpanID = %q, %q, want %q, %q", call, info.TraceID, info.ParentSpanID, clientTrace, clientSpan)
+	switch {
+	case w.continued:
+		// Passed on unchanged: the client's span stays the parent.
+		if tp := in.Get("traceparent")[0]; info.TraceParent != tp || info.TraceID != clientTrace || info.ParentSpanID != clientSpan || info.SpanID != "" {
+			t.Errorf("%s TraceParent, TraceID, ParentSpanID, SpanID = %q, %q, %q, %q, want %q unchanged, %q, %q, \"\"",
+				call, info.TraceParent, info.TraceID, info.ParentSpanID, info.SpanID, tp, clientTrace, clientSpan)
 		}
-	} else {
-		if !generatedID.MatchString(info.TraceID) || info.TraceID == clientTrace {
-			t.Errorf("%s TraceID = %q, want a new one", call, info.TraceID)
+	case w.started:
+		if !generatedID.MatchString(info.TraceID) || info.TraceID == clientTrace || info.ParentSpanID != "" {
+			t.Errorf("%s TraceID, ParentSpanID = %q, %q, want a new trace id and \"\"", call, info.TraceID, info.ParentSpanID)
 		}
-		if info.ParentSpanID != "" {
-			t.Errorf("%s ParentSpanID = %q, want \"\"", call, info.ParentSpanID)
+		if !spanID.MatchString(info.SpanID) || info.SpanID == clientSpan {
+			t.Errorf("%s SpanID = %q, want a new span id", call, info.SpanID)
 		}
-	}
-	if !spanID.MatchString(info.SpanID) || info.SpanID == clientSpan {
-		t.Errorf("%s SpanID = %q, want a new span id", call, info.SpanID)
-	}
-	if tp := "00-" + info.TraceID + "-" + info.SpanID + "-" + w.flags; info.TraceParent != tp {
-		t.Errorf("%s TraceParent = %q, want %q", call, info.TraceParent, tp)
+		if tp := "00-" + info.TraceID + "-" + info.SpanID + "-" + w.flags; info.TraceParent != tp {
+			t.Errorf("%s TraceParent = %q, want %q", call, info.TraceParent, tp)
+		}
+	default:
+		if info.TraceParent != "" || info.TraceID != "" || info.SpanID != "" || info.ParentSpanID != "" {
+			t.Errorf("%s trace context = %+v, want none", call, info)
+		}
 	}
 	if info.TraceState != w.traceState {
 		t.Errorf("%s TraceState = %q, want %q", call, info.TraceState, w.traceState)
@@ -142,7 +153,10 @@ func check(t *testing.T, call string, in metadata.MD, w want, info requestid.Inf
 		wantMD = metadata.MD{}
 	}
 	wantMD.Set("x-request-id", info.RequestID)
-	wantMD.Set("traceparent", info.TraceParent)
+	wantMD.Delete("traceparent")
+	if info.TraceParent != "" {
+		wantMD.Set("traceparent", info.TraceParent)
+	}
 	wantMD.Delete("tracestate")
 	if w.traceState != "" {
 		wantMD.Set("tracestate", w.traceState)
@@ -151,6 +165,9 @@ func check(t *testing.T, call string, in metadata.MD, w want, info requestid.Inf
 		if got := handlerMD.Get(k); strings.Join(got, "|") != strings.Join(v, "|") {
 			t.Errorf("%s incoming metadata[%q] = %q, want %q", call, k, got, v)
 		}
+	}
+	if _, ok := handlerMD["traceparent"]; ok && info.TraceParent == "" {
+		t.Errorf("%s incoming metadata[traceparent] = %q, want absent", call, handlerMD["traceparent"])
 	}
 	if _, ok := handlerMD["tracestate"]; ok && w.traceState == "" {
 		t.Errorf("%s incoming metadata[tracestate] = %q, want absent", call, handlerMD["tracestate"])
@@ -231,7 +248,7 @@ func TestFromContextEmpty(t *testing.T) {
 
 // TestUniqueIDs checks that concurrent calls get distinct ids.
 func TestUniqueIDs(t *testing.T) {
-	intercept := requestid.StreamServerInterceptor()
+	intercept := requestid.StreamServerInterceptor(requestid.WithStartTraces(false))
 	var mu sync.Mutex
 	seen := make(map[string]bool)
 	var wg sync.WaitGroup
@@ -288,10 +305,10 @@ func TestServer(t *testing.T) {
 		fail bool
 		want want
 	}{
-		{name: "none", want: want{flags: "00"}},
-		{name: "client values", md: metadata.Pairs("x-request-id", "abc", "traceparent", clientTP, "tracestate", clientTS), want: want{requestID: "abc", continued: true, flags: "01", traceState: clientTS}},
-		{name: "invalid values", md: metadata.Pairs("x-request-id", "a b", "traceparent", "00-x", "tracestate", clientTS), want: want{flags: "00"}},
-		{name: "failing call", md: metadata.Pairs("x-request-id", "abc"), fail: true, want: want{requestID: "abc", flags: "00"}},
+		{name: "none", want: want{}},
+		{name: "client values", md: metadata.Pairs("x-request-id", "abc", "traceparent", clientTP, "tracestate", clientTS), want: want{requestID: "abc", continued: true, traceState: clientTS}},
+		{name: "invalid values", md: metadata.Pairs("x-request-id", "a b", "traceparent", "00-x", "tracestate", clientTS), want: want{}},
+		{name: "failing call", md: metadata.Pairs("x-request-id", "abc"), fail: true, want: want{requestID: "abc"}},
 	} {
 		for _, c := range grpctest.Calls() {
 			t.Run(tc.name+"/"+c.Name, func(t *testing.T) {
@@ -363,3 +380,53 @@ type benchStream struct {
 
 func (s *benchStream) Context() context.Context    { return s.ctx }
 func (s *benchStream) SetHeader(metadata.MD) error { return nil }
+
+// TestHeaderFromHandler: with WithHeaderFromHandler the client gets the
+// request id exactly once, from the header the handler sends when it
+// sends one, and from the interceptor when the call ends without one.
+func TestHeaderFromHandler(t *testing.T) {
+	handler := func(_ any, ss grpc.ServerStream) error {
+		method, _ := grpc.MethodFromServerStream(ss)
+		if method == "/x.Y/Send" {
+			id, _, _, _ := requestid.Values(ss.Context())
+			if err := ss.SendHeader(metadata.MD{"x-request-id": id, "x-other": {"1"}}); err != nil {
+				return err
+			}
+			return nil
+		}
+		return status.Error(codes.PermissionDenied, "no")
+	}
+	srv := grpctest.Start(t, nil,
+		grpc.StreamInterceptor(requestid.StreamServerInterceptor(requestid.WithHeaderFromHandler())),
+		grpc.UnknownServiceHandler(handler))
+	for _, tc := range []struct {
+		method string
+		code   codes.Code
+		other  bool
+	}{
+		{"/x.Y/Send", codes.OK, true},
+		{"/x.Y/Refuse", codes.PermissionDenied, false},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			ctx := metadata.AppendToOutgoingContext(testContext(t), "x-request-id", "client-1")
+			cs, err := srv.Conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, tc.method)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cs.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			err = cs.RecvMsg(new(any))
+			if code := status.Code(err); tc.code == codes.OK && !errors.Is(err, io.EOF) || tc.code != codes.OK && code != tc.code {
+				t.Fatalf("RecvMsg = %v, want %v", err, tc.code)
+			}
+			header, _ := cs.Header()
+			if got := header.Get("x-request-id"); len(got) != 1 || got[0] != "client-1" {
+				t.Errorf("x-request-id = %q, want [client-1] once", got)
+			}
+			if got := header.Get("x-other"); tc.other != (len(got) == 1) {
+				t.Errorf("x-other = %q, want it only from the handler's header", got)
+			}
+		})
+	}
+}

@@ -102,20 +102,28 @@ func TestTraceState(t *testing.T) {
 	}
 }
 
-func TestIDsUnique(t *testing.T) {
+// TestGeneratedIDsUnique: request ids and new traceparents are unique,
+// well formed and never all zero.
+func TestGeneratedIDsUnique(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
-		var x ids
-		x.fill()
-		for _, id := range []string{string(x.requestID()), string(x.traceID()), string(x.spanID())} {
+		tp := string(appendNewTraceParent(nil, "01"))
+		traceID, spanID, flags, ok := parseTraceParent(tp)
+		if !ok || flags != "01" {
+			t.Fatalf("appendNewTraceParent = %q, want a valid traceparent with flags 01", tp)
+		}
+		for _, id := range []string{string(appendRandomHex(nil, 16)), traceID, spanID} {
 			if seen[id] {
-				t.Fatalf("ids.fill() repeated %q", id)
+				t.Fatalf("repeated id %q", id)
 			}
 			seen[id] = true
 			if !lowerHex(id) || allZero(id) {
-				t.Fatalf("ids.fill() = %q, want non-zero lower hex", id)
+				t.Fatalf("id %q, want non-zero lower hex", id)
 			}
 		}
+	}
+	if got := string(appendRandomHex([]byte("x"), 8)); len(got) != 17 || got[0] != 'x' {
+		t.Errorf("appendRandomHex(\"x\", 8) = %q, want x and 16 hex digits", got)
 	}
 }
 
@@ -126,25 +134,32 @@ func TestValues(t *testing.T) {
 	if _, _, _, ok := Values(context.Background()); ok {
 		t.Fatal("Values without an Info reported ok")
 	}
+	const clientTP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	for _, tc := range []struct {
-		name string
-		md   metadata.MD
+		name   string
+		md     metadata.MD
+		opts   []Option
+		wantTP bool
 	}{
-		{"new trace", metadata.MD{}},
-		{"continued with tracestate", metadata.Pairs(TraceParentKey, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", TraceStateKey, "k=v")},
+		{"no trace", metadata.MD{}, nil, false},
+		{"new trace", metadata.MD{}, []Option{WithStartTraces(false)}, true},
+		{"continued with tracestate", metadata.Pairs(TraceParentKey, clientTP, TraceStateKey, "k=v"), nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := evaluateOptions(nil)
+			o := evaluateOptions(tc.opts)
 			ctx, _ := o.resolve(metadata.NewIncomingContext(context.Background(), tc.md))
 			info, _ := FromContext(ctx)
 			id, tp, ts, ok := Values(ctx)
-			if !ok || len(id) != 1 || id[0] != info.RequestID || len(tp) != 1 || tp[0] != info.TraceParent {
-				t.Fatalf("Values = %q %q %q %v, want the Info's %q %q", id, tp, ts, ok, info.RequestID, info.TraceParent)
+			if !ok || len(id) != 1 || id[0] != info.RequestID {
+				t.Fatalf("Values = %q %v, want the Info's %q", id, ok, info.RequestID)
+			}
+			if !tc.wantTP && tp != nil || tc.wantTP && (len(tp) != 1 || tp[0] != info.TraceParent || info.TraceParent == "") {
+				t.Fatalf("traceparent = %q, want the Info's %q (sent: %v)", tp, info.TraceParent, tc.wantTP)
 			}
 			if info.TraceState == "" && ts != nil || info.TraceState != "" && (len(ts) != 1 || ts[0] != info.TraceState) {
 				t.Errorf("tracestate = %q, want %q", ts, info.TraceState)
 			}
-			if cap(id) != 1 || cap(tp) != 1 {
+			if cap(id) != 1 || tp != nil && cap(tp) != 1 {
 				t.Errorf("capacities %d, %d: an append would write into a neighbour", cap(id), cap(tp))
 			}
 			if n := testing.AllocsPerRun(100, func() { _, _, _, _ = Values(ctx) }); n != 0 {

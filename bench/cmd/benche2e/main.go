@@ -205,7 +205,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 	if err != nil {
 		return nil, err
 	}
-	targets := []*target{{name: "direct", addr: backendAddr}, floor, gwGRPC, gwREST, gwJWT, gwAudit}
+	// floor-jwt is the floor proxy carrying portcullis-jwt's calls (GetAccount
+	// with the bearer token), so that the full chain is compared with the
+	// floor forwarding the same requests, not with Ping.
+	floorJWT := &target{name: "floor-jwt", addr: floor.addr, proxy: floor.proxy, token: gwJWT.token}
+	gwJWT.floorRef = floorJWT.name
+	targets := []*target{{name: "direct", addr: backendAddr}, floor, floorJWT, gwGRPC, gwREST, gwJWT, gwAudit}
 	core := len(targets)
 	for _, name := range cfg.peers {
 		targets = append(targets, s.startPeer(name))

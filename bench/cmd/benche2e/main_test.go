@@ -29,7 +29,7 @@ func TestQuick(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run(--quick) = %v, want nil", err)
 	}
-	want := []string{"direct", "floor", "portcullis-grpc", "portcullis-rest"}
+	want := []string{"direct", "floor", "floor-jwt", "portcullis-grpc", "portcullis-rest", "portcullis-jwt", "portcullis-audit"}
 	if len(rep.rows) != len(want) {
 		t.Fatalf("run(--quick) reported %d targets, want %d", len(rep.rows), len(want))
 	}
@@ -45,7 +45,7 @@ func TestQuick(t *testing.T) {
 			t.Errorf("%s: proxy CPU %v µs/req, want > 0", r.name, r.proxyCPU)
 		}
 	}
-	for _, c := range []check{rep.gatewayFloor, rep.restGRPC} {
+	for _, c := range []check{rep.gatewayFloor, rep.restGRPC, rep.jwtFloor, rep.auditCost} {
 		if !c.valid || !(c.value > 0) {
 			t.Errorf("check %q = %v (valid %v: %s), want a valid ratio > 0", c.label, c.value, c.valid, c.why)
 		}

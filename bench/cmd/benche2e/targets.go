@@ -36,6 +36,10 @@ type target struct {
 	version string // the peer's version line, if any
 	caller  caller
 	token   string // bearer JWT: call GetAccount (a protected method) instead of Ping
+	// floorRef names the target whose proxy CPU this one's is compared
+	// with: "" for floor; portcullis-jwt uses floor-jwt, the floor carrying
+	// the same calls.
+	floorRef string
 }
 
 // binaries are the servers built from the working tree.
