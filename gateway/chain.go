@@ -22,6 +22,11 @@ func gatewayOwned(fullMethod string) bool {
 		strings.HasPrefix(fullMethod, "/grpc.reflection.v1alpha.ServerReflection/")
 }
 
+// proxied reports whether a method's calls end in the proxy, which puts the
+// request id into the header it forwards (responseHeader); the gateway's
+// own streaming services send their own headers.
+func proxied(fullMethod string) bool { return !gatewayOwned(fullMethod) }
+
 // chain returns the unary and stream interceptors in the documented order.
 func (g *Gateway) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	panics := prometheus.NewCounter(prometheus.CounterOpts{Name: "portcullis_panics_total", Help: "Handler panics recovered by the gateway."})
@@ -40,7 +45,7 @@ func (g *Gateway) chain() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInt
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(rec...),
 		stripStream,
-		requestid.StreamServerInterceptor(append(ids, requestid.WithoutMetadataRewrite(), requestid.WithHeaderFromHandler())...),
+		requestid.StreamServerInterceptor(append(ids, requestid.WithoutMetadataRewrite(), requestid.WithHeaderFromHandler(proxied))...),
 		g.metrics.StreamServerInterceptor(),
 	}
 	// The audit stage runs before method resolution, so that calls of

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -118,6 +120,35 @@ func TestRequestIDOnRefusedCall(t *testing.T) {
 	got := append(header.Get("x-request-id"), trailer.Get("x-request-id")...)
 	if len(got) != 1 || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(got[0]) {
 		t.Errorf("x-request-id in header %q and trailer %q, want one generated id", header.Get("x-request-id"), trailer.Get("x-request-id"))
+	}
+}
+
+// TestRequestIDOnGatewayOwnedStream: the gateway's own streaming services
+// (health Watch here) send their own header, without the proxy's hook, and
+// still return the call's request id.
+func TestRequestIDOnGatewayOwnedStream(t *testing.T) {
+	backend, _ := startCapturingBank(t)
+	addr, _ := startBenchGateway(t, backend, "")
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, err := healthpb.NewHealthClient(cc).Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	header, err := w.Header()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := header.Get("x-request-id"); len(got) != 1 || !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(got[0]) {
+		t.Errorf("health Watch header x-request-id = %q, want one generated id", got)
 	}
 }
 

@@ -7,7 +7,7 @@ type options struct {
 	startTraces   bool
 	newTraceFlags string
 	rewrite       bool
-	headerLater   bool
+	handlerSends  func(fullMethod string) bool
 }
 
 func evaluateOptions(opts []Option) *options {
@@ -47,11 +47,16 @@ func WithStartTraces(sampled bool) Option {
 // Portcullis gateway does this in its proxy). Default: rewrite.
 func WithoutMetadataRewrite() Option { return func(o *options) { o.rewrite = false } }
 
-// WithHeaderFromHandler is for a stream handler that puts the request id
-// (Values) into the response header it sends itself, as the Portcullis
-// proxy does (proxy.WithResponseHeader): the stream interceptor then sets
-// the "x-request-id" response header only after the handler returns, which
-// reaches the client when the call ended without a header (trailers-only,
-// such as a refused call) and is a no-op otherwise. That saves merging the
-// header metadata twice on every call. The unary interceptor ignores it.
-func WithHeaderFromHandler() Option { return func(o *options) { o.headerLater = true } }
+// WithHeaderFromHandler is for stream handlers that put the request id
+// (Values) into the response header they send themselves, as the Portcullis
+// proxy does (proxy.WithResponseHeader); sends reports, for a full method
+// name, whether its handler does. For those calls the stream interceptor
+// sets the "x-request-id" response header only when the handler returns
+// (or panics), which reaches the client when the call ended without a
+// header (trailers-only, such as a refused call) and is a no-op otherwise.
+// That saves merging the header metadata twice on every call. Other
+// methods get the header up front as usual. The unary interceptor ignores
+// it.
+func WithHeaderFromHandler(sends func(fullMethod string) bool) Option {
+	return func(o *options) { o.handlerSends = sends }
+}

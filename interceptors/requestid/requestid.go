@@ -128,20 +128,19 @@ func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 // concurrent use.
 func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
 	o := evaluateOptions(opts)
-	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, header := o.resolve(ss.Context())
-		if !o.headerLater {
+		if o.handlerSends != nil && info != nil && o.handlerSends(info.FullMethod) {
+			// Deferred, so that a panic recovered further out still
+			// returns the id. Fails (harmlessly) when the handler has sent
+			// its header, which carried the id.
+			defer func() { _ = ss.SetHeader(header) }()
+		} else {
 			_ = ss.SetHeader(header)
 		}
 		wrapped := middleware.WrapServerStream(ss)
 		wrapped.WrappedContext = ctx
-		err := handler(srv, wrapped)
-		if o.headerLater {
-			// Fails (harmlessly) when the handler has sent its header,
-			// which carried the id.
-			_ = ss.SetHeader(header)
-		}
-		return err
+		return handler(srv, wrapped)
 	}
 }
 

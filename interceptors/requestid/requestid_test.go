@@ -387,6 +387,14 @@ func (s *benchStream) SetHeader(metadata.MD) error { return nil }
 func TestHeaderFromHandler(t *testing.T) {
 	handler := func(_ any, ss grpc.ServerStream) error {
 		method, _ := grpc.MethodFromServerStream(ss)
+		switch method {
+		case "/x.Y/Panic":
+			panic("boom")
+		case "/x.Y/Own":
+			// A handler that sends its own header without the id: the
+			// interceptor must have set it up front.
+			return ss.SendHeader(metadata.MD{"x-other": {"1"}})
+		}
 		if method == "/x.Y/Send" {
 			id, _, _, _ := requestid.Values(ss.Context())
 			if err := ss.SendHeader(metadata.MD{"x-request-id": id, "x-other": {"1"}}); err != nil {
@@ -396,8 +404,16 @@ func TestHeaderFromHandler(t *testing.T) {
 		}
 		return status.Error(codes.PermissionDenied, "no")
 	}
+	recoverPanic := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
+		defer func() {
+			if recover() != nil {
+				err = status.Error(codes.Internal, "internal error")
+			}
+		}()
+		return h(srv, ss)
+	}
 	srv := grpctest.Start(t, nil,
-		grpc.StreamInterceptor(requestid.StreamServerInterceptor(requestid.WithHeaderFromHandler())),
+		grpc.ChainStreamInterceptor(recoverPanic, requestid.StreamServerInterceptor(requestid.WithHeaderFromHandler(func(m string) bool { return m != "/x.Y/Own" }))),
 		grpc.UnknownServiceHandler(handler))
 	for _, tc := range []struct {
 		method string
@@ -406,6 +422,8 @@ func TestHeaderFromHandler(t *testing.T) {
 	}{
 		{"/x.Y/Send", codes.OK, true},
 		{"/x.Y/Refuse", codes.PermissionDenied, false},
+		{"/x.Y/Own", codes.OK, true},
+		{"/x.Y/Panic", codes.Internal, false},
 	} {
 		t.Run(tc.method, func(t *testing.T) {
 			ctx := metadata.AppendToOutgoingContext(testContext(t), "x-request-id", "client-1")
