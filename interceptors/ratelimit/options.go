@@ -23,6 +23,7 @@ type options struct {
 	header        ProxyHeader
 	clientIP      func(context.Context) netip.Addr
 	ipv6Bits      int
+	ipKeys        *ipKeyCache
 	metrics       *Metrics
 	onDecision    func(context.Context, Decision)
 }
@@ -44,6 +45,7 @@ func evaluate(opts []Option) *options {
 			clientip.WithTrustedProxies(o.trusted), clientip.WithHeader(o.header)).Addr
 	}
 	o.ipv6Bits = min(max(o.ipv6Bits, 0), 128)
+	o.ipKeys = newIPKeyCache()
 	return o
 }
 

@@ -25,8 +25,7 @@ func (o *options) limitStream(srv any, ss grpc.ServerStream, m *policy.Method, c
 	ctx := ss.Context()
 	sl := m.Stream
 	if sl.MaxConcurrentPerPrincipal > 0 {
-		kind, value := o.keyValue(ctx, policy.KeyPrincipal, "", nil)
-		key := m.FullMethod + "|" + kind.String() + "|" + boundValue(value)
+		key := o.keyFor(ctx, m, policy.KeyPrincipal, "", nil)
 		if !conc.acquire(key, sl.MaxConcurrentPerPrincipal) {
 			o.metrics.observe(m.FullMethod, ResultLimited)
 			if rec := policy.RecordFrom(ctx); rec != nil {
