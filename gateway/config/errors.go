@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // maxErrors bounds how many problems one Load or Parse reports.
@@ -39,10 +40,20 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	if e.Path != "" {
-		b.WriteString(e.Path + ": ")
+		b.WriteString(printable(e.Path) + ": ")
 	}
-	b.WriteString(e.Err.Error())
+	b.WriteString(printable(e.Err.Error()))
 	return b.String()
+}
+
+// printable returns s, or s quoted when it holds a character that is not
+// printable (a key written as a YAML block scalar can hold a newline), so
+// that every problem stays on its own line of the joined error.
+func printable(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }
 
 // Unwrap returns Err.

@@ -61,6 +61,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad log level", with("log:", "  level: verbose"), `config: gateway.yaml:6: log.level: invalid value "verbose": want debug, info, warn or error`},
 		{"bad log format", with("log:", "  level: debug", "  format: xml"), `config: gateway.yaml:7: log.format: invalid value "xml": want json or text`},
 
+		// A key that is a block scalar holding a newline stays on one line.
+		{"key with a newline", "    0: |\n\n    :", "config: gateway.yaml:1: 0: unknown field\nconfig: gateway.yaml:3: \"\\n\": unknown field"},
+
 		// Tracing.
 		{"sampled without start_traces", with("tracing:", "  sampled: true"), `config: gateway.yaml:6: tracing.sampled: applies only to the traces the gateway starts: set tracing.start_traces: true as well`},
 		{"tracing typo", with("tracing:", "  start_trace: true"), `config: gateway.yaml:6: tracing.start_trace: unknown field (did you mean "start_traces"?)`},
