@@ -112,7 +112,7 @@ func (g *Gateway) outgoingMetadata(ctx context.Context, md metadata.MD) {
 // the same id), so the client gets one value; the request id stage sets it
 // itself on calls that end without a header (WithHeaderFromHandler).
 func responseHeader(ctx context.Context, md metadata.MD) {
-	if id, _, _, ok := requestid.Values(ctx); ok { // shared slice: no allocation
+	if id, ok := requestid.ResponseHeaderValue(ctx); ok { // shared slice: no allocation
 		md[requestid.RequestIDKey] = id
 	}
 }

@@ -12,7 +12,8 @@ import (
 func TestWithoutMetadataRewrite(t *testing.T) {
 	o := evaluateOptions([]Option{WithoutMetadataRewrite()})
 	in := metadata.Pairs(RequestIDKey, "bad id with spaces", TraceParentKey, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-	ctx, header := o.resolve(metadata.NewIncomingContext(context.Background(), in))
+	c := o.resolve(metadata.NewIncomingContext(context.Background(), in))
+	ctx, header := context.Context(c), c.header()
 	info, ok := FromContext(ctx)
 	if !ok || info.RequestID == "bad id with spaces" || len(info.RequestID) != 32 || info.TraceID != "0af7651916cd43dd8448eb211c80319c" || info.ParentSpanID != "b7ad6b7169203331" {
 		t.Fatalf("FromContext() = %+v, want a generated id and the continued trace", info)

@@ -2,8 +2,8 @@ package requestid
 
 import (
 	"context"
+	"sync/atomic"
 
-	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -52,13 +52,19 @@ type (
 
 // infoCtx is context.WithValue(parent, ctxKey{}, &info) in one allocation
 // instead of two (the Info and the context node), with the values of the
-// metadata it sets: this runs on every call.
+// metadata it sets and the stream wrapper the handler gets: this runs on
+// every call.
 type infoCtx struct {
 	context.Context
 	info Info
 	// vals backs the metadata values set from info (one allocation with
 	// the rest).
 	vals [4]string
+	// stream is the handler's stream (stream interceptor only).
+	stream idStream
+	// headerSent records that the handler put the id into the header it
+	// sent (ResponseHeaderValue).
+	headerSent atomic.Bool
 }
 
 func (c *infoCtx) Value(key any) any {
@@ -66,10 +72,21 @@ func (c *infoCtx) Value(key any) any {
 	case ctxKey{}:
 		return &c.info
 	case valsKey{}:
-		return &c.vals
+		return c
 	}
 	return c.Context.Value(key)
 }
+
+// header is the response header that carries the request id.
+func (c *infoCtx) header() metadata.MD { return metadata.MD{RequestIDKey: c.vals[3:4:4]} }
+
+// idStream is the handler's stream: the call's stream with ctx.
+type idStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *idStream) Context() context.Context { return s.ctx }
 
 // Values returns the metadata values to send downstream for the call in
 // ctx: its request id, and its traceparent and tracestate (each nil when
@@ -78,10 +95,11 @@ func (c *infoCtx) Value(key any) any {
 // outgoing metadata allocates nothing. Callers must not modify them. ok is
 // false when the interceptors stored no Info.
 func Values(ctx context.Context) (requestID, traceParent, traceState []string, ok bool) {
-	v, ok := ctx.Value(valsKey{}).(*[4]string)
+	c, ok := ctx.Value(valsKey{}).(*infoCtx)
 	if !ok {
 		return nil, nil, nil, false
 	}
+	v := &c.vals
 	if v[1] != "" {
 		traceParent = v[1:2:2]
 	}
@@ -89,6 +107,20 @@ func Values(ctx context.Context) (requestID, traceParent, traceState []string, o
 		traceState = v[2:3:3]
 	}
 	return v[0:1:1], traceParent, traceState, true
+}
+
+// ResponseHeaderValue returns the request id of the call in ctx for a
+// response header that its handler sends itself (see WithHeaderFromHandler),
+// and records that the header carries it, so that the stream interceptor
+// does not set it again. The slice is shared and capped, as with Values.
+// ok is false when the interceptors stored no Info.
+func ResponseHeaderValue(ctx context.Context) ([]string, bool) {
+	c, ok := ctx.Value(valsKey{}).(*infoCtx)
+	if !ok {
+		return nil, false
+	}
+	c.headerSent.Store(true)
+	return c.vals[3:4:4], true
 }
 
 // FromContext returns the Info that the interceptors stored in ctx, and
@@ -110,11 +142,12 @@ func FromContext(ctx context.Context) (Info, bool) {
 func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 	o := evaluateOptions(opts)
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, header := o.resolve(ctx)
+		c := o.resolve(ctx)
+		ctx = c
 		// Fails only outside a real server (no transport stream) or after
 		// headers were sent, which cannot happen before the handler; the
 		// call goes on either way.
-		_ = grpc.SetHeader(ctx, header)
+		_ = grpc.SetHeader(ctx, c.header())
 		return handler(ctx, req)
 	}
 }
@@ -129,25 +162,27 @@ func UnaryServerInterceptor(opts ...Option) grpc.UnaryServerInterceptor {
 func StreamServerInterceptor(opts ...Option) grpc.StreamServerInterceptor {
 	o := evaluateOptions(opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, header := o.resolve(ss.Context())
+		c := o.resolve(ss.Context())
 		if o.handlerSends != nil && info != nil && o.handlerSends(info.FullMethod) {
 			// Deferred, so that a panic recovered further out still
-			// returns the id. Fails (harmlessly) when the handler has sent
-			// its header, which carried the id.
-			defer func() { _ = ss.SetHeader(header) }()
+			// returns the id; skipped when the handler's own header
+			// carried it (ResponseHeaderValue).
+			defer func() {
+				if !c.headerSent.Load() {
+					_ = ss.SetHeader(c.header())
+				}
+			}()
 		} else {
-			_ = ss.SetHeader(header)
+			_ = ss.SetHeader(c.header())
 		}
-		wrapped := middleware.WrapServerStream(ss)
-		wrapped.WrappedContext = ctx
-		return handler(srv, wrapped)
+		c.stream = idStream{ServerStream: ss, ctx: c}
+		return handler(srv, &c.stream)
 	}
 }
 
 // resolve builds the Info of the call from the incoming metadata of ctx and
-// returns ctx carrying it and the rewritten incoming metadata, and the
-// response header to send.
-func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
+// returns ctx carrying it and the rewritten incoming metadata.
+func (o *options) resolve(ctx context.Context) *infoCtx {
 	var md metadata.MD
 	if o.rewrite {
 		// FromIncomingContext returns a copy, which becomes the new incoming
@@ -212,7 +247,7 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 	vs := c.vals[:]
 	if !o.rewrite {
 		c.Context = ctx
-		return c, metadata.MD{RequestIDKey: vs[3:4:4]}
+		return c
 	}
 	md[RequestIDKey] = vs[0:1:1]
 	if info.TraceParent != "" {
@@ -226,5 +261,5 @@ func (o *options) resolve(ctx context.Context) (context.Context, metadata.MD) {
 		delete(md, TraceStateKey)
 	}
 	c.Context = policy.WithIncoming(ctx, md) // keeps policy.IncomingValue in step
-	return c, metadata.MD{RequestIDKey: vs[3:4:4]}
+	return c
 }

@@ -396,7 +396,7 @@ func TestHeaderFromHandler(t *testing.T) {
 			return ss.SendHeader(metadata.MD{"x-other": {"1"}})
 		}
 		if method == "/x.Y/Send" {
-			id, _, _, _ := requestid.Values(ss.Context())
+			id, _ := requestid.ResponseHeaderValue(ss.Context())
 			if err := ss.SendHeader(metadata.MD{"x-request-id": id, "x-other": {"1"}}); err != nil {
 				return err
 			}

@@ -147,7 +147,7 @@ func TestValues(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := evaluateOptions(tc.opts)
-			ctx, _ := o.resolve(metadata.NewIncomingContext(context.Background(), tc.md))
+			ctx := context.Context(o.resolve(metadata.NewIncomingContext(context.Background(), tc.md)))
 			info, _ := FromContext(ctx)
 			id, tp, ts, ok := Values(ctx)
 			if !ok || len(id) != 1 || id[0] != info.RequestID {
@@ -164,6 +164,13 @@ func TestValues(t *testing.T) {
 			}
 			if n := testing.AllocsPerRun(100, func() { _, _, _, _ = Values(ctx) }); n != 0 {
 				t.Errorf("Values: %v allocations, want 0", n)
+			}
+			c := ctx.(*infoCtx)
+			if c.headerSent.Load() {
+				t.Fatal("headerSent before ResponseHeaderValue")
+			}
+			if hv, ok := ResponseHeaderValue(ctx); !ok || len(hv) != 1 || hv[0] != info.RequestID || cap(hv) != 1 || !c.headerSent.Load() {
+				t.Errorf("ResponseHeaderValue = %q, %v (sent recorded: %v), want [%q], true, true", hv, ok, c.headerSent.Load(), info.RequestID)
 			}
 		})
 	}
