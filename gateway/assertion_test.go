@@ -12,7 +12,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/portcullis/portcullis/examples/bank"
@@ -69,14 +68,9 @@ assertion: {issuer: gw-test, lifetime: 10s}
 	t.Cleanup(srv.Stop)
 
 	call := func(addr string) error {
-		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, err = bankv1.NewBankServiceClient(cc).Ping(ctx, &bankv1.PingRequest{})
+		_, err := pingClient(t, addr).Ping(ctx, &bankv1.PingRequest{})
 		return err
 	}
 	if err := call(gw.Addr("grpc").String()); err != nil {

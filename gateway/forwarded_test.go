@@ -129,14 +129,9 @@ func TestRequestIDOnRefusedCall(t *testing.T) {
 func TestRequestIDOnGatewayOwnedStream(t *testing.T) {
 	backend, _ := startCapturingBank(t)
 	addr, _ := startBenchGateway(t, backend, "")
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w, err := healthpb.NewHealthClient(cc).Watch(ctx, &healthpb.HealthCheckRequest{})
+	w, err := healthpb.NewHealthClient(plaintextConn(t, addr)).Watch(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,12 +180,19 @@ func startCapturingBank(t *testing.T) (addr string, received func() metadata.MD)
 // pingClient returns a plaintext BankService client of addr.
 func pingClient(t *testing.T, addr string) bankv1.BankServiceClient {
 	t.Helper()
+	return bankv1.NewBankServiceClient(plaintextConn(t, addr))
+}
+
+// plaintextConn is a plaintext client connection to addr, closed when the
+// test ends.
+func plaintextConn(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
-	return bankv1.NewBankServiceClient(cc)
+	return cc
 }
 
 // TestCredentialsNotForwarded: the client's bearer token and API key reach

@@ -49,15 +49,14 @@ func WithoutMetadataRewrite() Option { return func(o *options) { o.rewrite = fal
 
 // WithHeaderFromHandler is for stream handlers that put the request id
 // (ResponseHeaderValue) into the response header they send themselves, as
-// the Portcullis proxy does (proxy.WithResponseHeader); sends reports, for a full method
-// name, whether its handler does. For those calls the stream interceptor
-// sets the "x-request-id" response header only when the handler returns
-// (or panics) and the handler has not taken the id for its header, which
+// the Portcullis proxy does (proxy.WithResponseHeader); sends reports, for
+// a full method name, whether its handler does. For those calls the stream
+// interceptor sets the "x-request-id" response header only when the handler
+// returns (or panics) and has not taken the id for its header, which
 // reaches the client when the call ended without a header (trailers-only,
-// such as a refused call).
-// That saves merging the header metadata twice on every call. Other
-// methods get the header up front as usual. The unary interceptor ignores
-// it.
+// such as a refused call). That saves merging the header metadata twice on
+// every call. Other methods get the header up front as usual. The unary
+// interceptor ignores it.
 func WithHeaderFromHandler(sends func(fullMethod string) bool) Option {
 	return func(o *options) { o.handlerSends = sends }
 }

@@ -57,8 +57,14 @@ func lowerHex(s string) bool {
 	return true
 }
 
-func allZero(s string) bool {
-	return strings.Trim(s, "0") == ""
+// allZero reports whether every character of s is the digit '0'.
+func allZero[T string | []byte](s T) bool {
+	for i := range len(s) {
+		if s[i] != '0' {
+			return false
+		}
+	}
+	return true
 }
 
 // traceState joins the tracestate values and returns "" when they must not
@@ -109,20 +115,10 @@ func appendNewTraceParent(b []byte, flags string) []byte {
 		b = appendRandomHex(b, 16)
 		b = append(b, '-')
 		b = appendRandomHex(b, 8)
-		if tp := b[start:]; !zeroDigits(tp[3:35]) && !zeroDigits(tp[36:52]) {
+		if tp := b[start:]; !allZero(tp[3:35]) && !allZero(tp[36:52]) {
 			break
 		}
 	}
 	b = append(b, '-')
 	return append(b, flags...)
-}
-
-// zeroDigits reports whether every byte of b is the digit '0'.
-func zeroDigits(b []byte) bool {
-	for _, c := range b {
-		if c != '0' {
-			return false
-		}
-	}
-	return true
 }
