@@ -11,9 +11,9 @@ import (
 )
 
 // principal maps claims to a Principal, as configured for the issuer.
-func (is *issuer) principal(cl map[string]any, token string, exp time.Time) (*policy.Principal, string) {
+func (is *issuer) principal(cl *claimSet, token string, exp time.Time) (*policy.Principal, string) {
 	c := &is.cfg
-	sub, _ := cl[c.SubjectClaim].(string)
+	sub, _, _ := cl.str(c.SubjectClaim)
 	if sub == "" {
 		return nil, fmt.Sprintf("subject claim %q missing or not a non-empty string", c.SubjectClaim)
 	}
@@ -23,51 +23,52 @@ func (is *issuer) principal(cl map[string]any, token string, exp time.Time) (*po
 		Credential: policy.CredentialJWT,
 		Issuer:     c.Issuer,
 		ExpiresAt:  exp,
-		Claims:     map[string]string{},
+		Claims:     make(map[string]string, cl.len()),
 	}
 	if c.KindClaim != "" {
-		if v, ok := cl[c.KindClaim]; ok {
-			if k, _ := v.(string); isKind(k) {
-				p.Kind = k
-			} else {
-				return nil, fmt.Sprintf("kind claim %q is %v, not %q or %q", c.KindClaim, v, policy.KindUser, policy.KindService)
+		if k, has, _ := cl.str(c.KindClaim); has {
+			if !isKind(k) {
+				return nil, fmt.Sprintf("kind claim %q is %v, not %q or %q", c.KindClaim, cl.value(c.KindClaim), policy.KindUser, policy.KindService)
 			}
+			p.Kind = k
 		}
 	}
 	var ok bool
-	if p.Roles, ok = stringList(cl[c.RolesClaim]); !ok {
+	if p.Roles, ok = cl.strings(c.RolesClaim); !ok {
 		return nil, fmt.Sprintf("roles claim %q is not a string or an array of strings", c.RolesClaim)
 	}
-	if p.Groups, ok = stringList(cl[c.GroupsClaim]); !ok {
+	if p.Groups, ok = cl.strings(c.GroupsClaim); !ok {
 		return nil, fmt.Sprintf("groups claim %q is not a string or an array of strings", c.GroupsClaim)
 	}
-	if v, has := cl["scope"]; has {
-		s, isStr := v.(string)
+	if s, has, isStr := cl.str("scope"); has {
 		if !isStr {
 			return nil, "scope claim is not a string"
 		}
 		p.Scopes, p.HasScopes = strings.Fields(s), true
-	} else if v, has := cl["scp"]; has {
-		if s, isStr := v.(string); isStr {
+	} else if s, has, isStr := cl.str("scp"); has {
+		if isStr {
 			p.Scopes = strings.Fields(s)
-		} else if p.Scopes, ok = stringList(v); !ok {
+		} else if p.Scopes, ok = cl.strings("scp"); !ok {
 			return nil, "scp claim is not a string or an array of strings"
 		}
 		p.HasScopes = true
 	}
 	if c.TenantClaim != "" {
-		if v, has := cl[c.TenantClaim]; has {
-			if p.Tenant, ok = v.(string); !ok {
+		if s, has, isStr := cl.str(c.TenantClaim); has {
+			if !isStr {
 				return nil, fmt.Sprintf("tenant claim %q is not a string", c.TenantClaim)
+			}
+			p.Tenant = s
+		}
+	}
+	for _, m := range cl.list {
+		if len(m.val) > 0 && m.val[0] == '"' {
+			if s, ok := decodeString(m.val); ok {
+				p.Claims[m.name] = s
 			}
 		}
 	}
-	for k, v := range cl {
-		if s, isStr := v.(string); isStr {
-			p.Claims[k] = s
-		}
-	}
-	if jti, _ := cl["jti"].(string); jti != "" {
+	if jti, _, _ := cl.str("jti"); jti != "" {
 		p.CredentialID = jti
 	} else {
 		sum := sha256.Sum256([]byte(token))
@@ -101,37 +102,14 @@ func confirmation(v any) (string, string) {
 
 // numericDate reads a NumericDate claim: ok when present, bad when present
 // but not a number.
-func numericDate(cl map[string]any, name string) (t time.Time, ok, bad bool) {
-	v, has := cl[name]
+func numericDate(cl *claimSet, name string) (t time.Time, ok, bad bool) {
+	f, has, isNum := cl.number(name)
 	if !has {
 		return time.Time{}, false, false
 	}
-	f, isNum := v.(float64)
 	if !isNum || f < 0 || f > 1<<40 {
 		return time.Time{}, false, true
 	}
 	sec := int64(f)
 	return time.Unix(sec, int64((f-float64(sec))*1e9)), true, false
-}
-
-// stringList reads a claim that is a string or an array of strings; an
-// absent claim is an empty list.
-func stringList(v any) ([]string, bool) {
-	switch v := v.(type) {
-	case nil:
-		return nil, true
-	case string:
-		return []string{v}, true
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, s)
-		}
-		return out, true
-	}
-	return nil, false
 }

@@ -19,7 +19,11 @@
 //     then verified with that issuer's pinned algorithms and that issuer's
 //     JWK Set only (a kid from another issuer's set fails), and its exp,
 //     nbf, iat, lifetime, aud and required claims are checked. "none" and
-//     HMAC algorithms are never accepted.
+//     HMAC algorithms are never accepted. The claims must be one JSON
+//     object with each claim name once (RFC 7519 section 4); a claim is
+//     decoded only when the issuer's configuration reads it, with
+//     encoding/json's meaning (FuzzClaimSet holds the two to the same
+//     result).
 //   - an API key, metadata "x-api-key: pcs_<id>_<secret>", looked up by id
 //     in a KeySource on every call and compared by hash in constant time;
 //     disabled and expired keys, and keys used from outside their CIDRs,

@@ -2,7 +2,6 @@ package authn
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -58,11 +57,11 @@ func (a *Authenticator) verify(ctx context.Context, token string, now time.Time)
 	}
 	// The issuer is chosen by the unverified iss; everything after this
 	// uses only that issuer's configuration and keys.
-	var cl map[string]any
-	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &cl); err != nil || cl == nil {
-		return nil, "jwt: claims are not a JSON object"
+	cl, why := parseClaims(jws.UnsafePayloadWithoutVerification())
+	if why != "" {
+		return nil, "jwt: " + why
 	}
-	issName, _ := cl["iss"].(string)
+	issName, _, _ := cl.str("iss")
 	is := a.issuers[issName]
 	if is == nil {
 		return nil, fmt.Sprintf("jwt: unknown issuer %q", issName)
@@ -96,7 +95,7 @@ func (a *Authenticator) verify(ctx context.Context, token string, now time.Time)
 }
 
 // claims validates the verified claims and maps them to a principal.
-func (is *issuer) claims(cl map[string]any, token string, now time.Time) (verified, string) {
+func (is *issuer) claims(cl *claimSet, token string, now time.Time) (verified, string) {
 	c := &is.cfg
 	exp, ok, bad := numericDate(cl, "exp")
 	switch {
@@ -131,16 +130,16 @@ func (is *issuer) claims(cl map[string]any, token string, now time.Time) (verifi
 	if life := exp.Sub(start); life > c.MaxLifetime {
 		return verified{}, fmt.Sprintf("token lifetime %v exceeds the maximum %v", life.Truncate(time.Second), c.MaxLifetime)
 	}
-	aud, ok := stringList(cl["aud"])
+	aud, ok := cl.strings("aud")
 	if !ok || !slices.ContainsFunc(aud, func(s string) bool { return slices.Contains(c.Audiences, s) }) {
-		return verified{}, fmt.Sprintf("audience %v not accepted", cl["aud"])
+		return verified{}, fmt.Sprintf("audience %v not accepted", cl.value("aud"))
 	}
 	for _, name := range c.RequiredClaims {
-		if cl[name] == nil {
+		if !cl.has(name) {
 			return verified{}, fmt.Sprintf("required claim %q missing", name)
 		}
 	}
-	cnf, why := confirmation(cl["cnf"])
+	cnf, why := confirmation(cl.value("cnf"))
 	if why != "" {
 		return verified{}, why
 	}
