@@ -18,7 +18,14 @@ func lines(l ...string) string { return strings.Join(l, "\n") + "\n" }
 // and output.
 func serve(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.CommandContext(timeout(t, 10*time.Second), binPath("portcullis"), append([]string{"serve"}, args...)...)
+	return runPortcullis(t, dir, append([]string{"serve"}, args...)...)
+}
+
+// runPortcullis runs the portcullis binary with args in dir and returns
+// its exit code and output.
+func runPortcullis(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.CommandContext(timeout(t, 10*time.Second), binPath("portcullis"), args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -30,7 +37,7 @@ func serve(t *testing.T, dir string, args ...string) (int, string, string) {
 	case errors.As(err, &ee):
 		return ee.ExitCode(), stdout.String(), stderr.String()
 	}
-	t.Fatalf("portcullis serve %v = %v", args, err)
+	t.Fatalf("portcullis %v = %v", args, err)
 	return -1, "", ""
 }
 

@@ -23,7 +23,6 @@ import (
 
 	"github.com/portcullis/portcullis/gateway/assertion"
 	"github.com/portcullis/portcullis/gateway/config"
-	"github.com/portcullis/portcullis/gateway/descriptors"
 	"github.com/portcullis/portcullis/gateway/inproc"
 	"github.com/portcullis/portcullis/gateway/proxy"
 	"github.com/portcullis/portcullis/gateway/rest"
@@ -104,18 +103,12 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway: stage %q needs unary and stream interceptors", s.Name)
 		}
 	}
-	reg, err := policy.NewRegistry(o.tables...)
+	reg, extFiles, err := effectivePolicy(cfg, o.tables)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: %w", err)
+		return nil, err
 	}
-	g := &Gateway{cfg: cfg, opts: o, log: o.log, registry: reg, listeners: map[string]net.Listener{},
+	g := &Gateway{cfg: cfg, opts: o, log: o.log, registry: reg, extFiles: extFiles, listeners: map[string]net.Listener{},
 		done: make(chan struct{}), serveErr: make(chan error, 3)}
-	if err := g.loadDescriptors(); err != nil {
-		return nil, err
-	}
-	if err := g.applySensitivity(); err != nil {
-		return nil, err
-	}
 	if err := g.buildClientIP(); err != nil {
 		return nil, err
 	}
@@ -192,39 +185,6 @@ func New(cfg *config.Config, opts ...Option) (*Gateway, error) {
 	return g, nil
 }
 
-// applySensitivity tightens every protected method by its sensitivity
-// class's requirement (config sensitivity; restricted defaults to mTLS, a
-// bound token and a persisted audit record), once, so that every stage
-// and explain see the effective policy.
-func (g *Gateway) applySensitivity() error {
-	reqs := map[policy.Sensitivity]policy.ClassRequirement{policy.SensitivityRestricted: policy.DefaultRestricted}
-	if id := g.cfg.Identity; id != nil && id.AllowUnboundRestricted {
-		reqs[policy.SensitivityRestricted] = policy.ClassRequirement{AuditRequired: true}
-	}
-	for _, cl := range g.cfg.Sensitivity.Classes() {
-		if cl.Req == nil {
-			continue
-		}
-		q := policy.ClassRequirement{RequireMTLS: cl.Req.RequireMTLS, RequireBoundToken: cl.Req.RequireBoundToken, AuditRequired: cl.Req.AuditRequired}
-		for _, k := range cl.Req.Credentials {
-			kind, ok := policy.ParseCredential(k)
-			if !ok { // config.Validate refuses it; a Config built in Go may not have been validated
-				return fmt.Errorf("gateway: sensitivity.%s.credentials: unknown kind %q", cl.Sensitivity, k)
-			}
-			q.Credentials |= kind
-		}
-		// On top of the default (restricted), never instead of it: only
-		// allow_unbound_restricted drops restricted's mTLS and bound token.
-		reqs[cl.Sensitivity] = reqs[cl.Sensitivity].And(q)
-	}
-	reg, err := g.registry.WithClassRequirements(reqs)
-	if err != nil {
-		return fmt.Errorf("gateway: sensitivity: %w (restricted methods demand a bound token unless identity.allow_unbound_restricted is set)", err)
-	}
-	g.registry = reg
-	return nil
-}
-
 // buildClientIP builds the client-address resolver every stage shares.
 func (g *Gateway) buildClientIP() error {
 	proxies := make([]netip.Prefix, 0, len(g.cfg.TrustedProxies))
@@ -280,35 +240,6 @@ func (g *Gateway) buildRoutes() error {
 		proxy.WithMaxCallSendMsgSize(config.MaxMessageBytes),
 		proxy.WithDialOptions(grpc.WithConnectParams(connectParams(connectTimeout))),
 	)
-	return nil
-}
-
-// loadDescriptors adds the services of the configured descriptor sets to
-// the registry. Only routed services are loaded.
-func (g *Gateway) loadDescriptors() error {
-	if len(g.cfg.Descriptors) == 0 {
-		return nil
-	}
-	routed := map[string]bool{}
-	for _, r := range g.cfg.Routes {
-		routed[r.Service] = true
-	}
-	tables := append([]*policy.Table(nil), g.opts.tables...)
-	for i, d := range g.cfg.Descriptors {
-		set, err := descriptors.Load(d.File, d.Policy, g.registry.Permissions(), func(s string) bool {
-			return routed[s] && len(g.registry.Service(s)) == 0
-		})
-		if err != nil {
-			return fmt.Errorf("gateway: descriptors[%d]: %w", i, err)
-		}
-		tables = append(tables, set.Tables...)
-		g.extFiles = append(g.extFiles, set.Files)
-	}
-	reg, err := policy.NewRegistry(tables...)
-	if err != nil {
-		return fmt.Errorf("gateway: descriptors: %w", err)
-	}
-	g.registry = reg
 	return nil
 }
 

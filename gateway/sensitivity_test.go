@@ -2,11 +2,17 @@ package gateway_test
 
 import (
 	"net/http"
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/portcullis/portcullis/gateway"
+	"github.com/portcullis/portcullis/gateway/config"
 )
 
 // TestSensitivityRequirements: a class's requirement in the config applies
@@ -80,5 +86,56 @@ func TestRestrictedDefault(t *testing.T) {
 				t.Errorf("authn failure = %q, want it to mention %q", ex.Record.AuthnFailure, tc.reason)
 			}
 		})
+	}
+}
+
+// TestEffectivePolicy: the policy the tools evaluate (EffectivePolicy over
+// the gateway's configuration file) is, method by method, the one the
+// gateway built from that file enforces, class requirements included.
+func TestEffectivePolicy(t *testing.T) {
+	const getAccount = "/examples.bank.v1.BankService/GetAccount"
+	for _, tc := range []struct {
+		name, extra string
+		mtls        bool // GetAccount (confidential) requires mTLS
+	}{
+		{"no sensitivity block", "", false},
+		{"confidential requires mTLS", "sensitivity:\n  confidential: {require_mtls: true, credentials: [jwt, mtls]}\n", true},
+		{"restricted narrowed to tokens", "sensitivity:\n  restricted: {credentials: [jwt]}\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, tc.extra)
+			cfg, err := config.Load(filepath.Join(h.dir, "gateway.yaml"))
+			if err != nil {
+				t.Fatalf("config.Load() = %v, want nil", err)
+			}
+			got, err := gateway.EffectivePolicy(cfg)
+			if err != nil {
+				t.Fatalf("EffectivePolicy() = %v, want nil", err)
+			}
+			want := h.gw.Registry()
+			if !slices.Equal(got.Methods(), want.Methods()) {
+				t.Fatalf("EffectivePolicy() methods = %v, want the gateway's %v", got.Methods(), want.Methods())
+			}
+			for _, name := range want.Methods() {
+				g, _ := got.Lookup(name)
+				w, _ := want.Lookup(name)
+				if !reflect.DeepEqual(g, w) {
+					t.Errorf("EffectivePolicy() %s = %+v, want the gateway's %+v", name, g, w)
+				}
+			}
+			if m, _ := got.Lookup(getAccount); m.RequireMTLS != tc.mtls {
+				t.Errorf("EffectivePolicy() %s RequireMTLS = %v, want %v", getAccount, m.RequireMTLS, tc.mtls)
+			}
+		})
+	}
+	// Without a configuration the restricted default still applies, as in
+	// a gateway without a sensitivity block.
+	reg, err := gateway.EffectivePolicy(nil)
+	if err != nil {
+		t.Fatalf("EffectivePolicy(nil) = %v, want nil", err)
+	}
+	m, ok := reg.Lookup("/portcullis.admin.v1.AdminService/Rollback")
+	if !ok || !m.RequireMTLS || !m.RequireBoundToken || !m.Audit.Required {
+		t.Errorf("EffectivePolicy(nil) Rollback = %+v, want mTLS, a bound token and a required audit record", m)
 	}
 }

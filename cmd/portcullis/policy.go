@@ -10,7 +10,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/portcullis/portcullis"
+	"github.com/portcullis/portcullis/gateway"
 	"github.com/portcullis/portcullis/gateway/bundle/bundlecli"
+	"github.com/portcullis/portcullis/gateway/config"
 	"github.com/portcullis/portcullis/policy"
 )
 
@@ -29,16 +31,10 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 		return policyValidate(args[1:], stdout, stderr)
 	case "hash-key":
 		return policyHashKey(args[1:], stdout, stderr)
-	case "test", "diff":
-		reg, err := policy.NewRegistry(policy.Tables()...)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 1
-		}
-		if args[0] == "test" {
-			return bundlecli.RunTest(args[1:], stdout, stderr, reg)
-		}
-		return bundlecli.RunDiff(args[1:], stdout, stderr, reg)
+	case "test":
+		return bundlecli.RunTest(args[1:], stdout, stderr, effectivePolicy)
+	case "diff":
+		return bundlecli.RunDiff(args[1:], stdout, stderr, effectivePolicy)
 	case "sign":
 		return policySign(args[1:], stdout, stderr)
 	case "keygen":
@@ -52,6 +48,19 @@ func runPolicy(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// effectivePolicy is the policy a gateway with the configuration at path
+// enforces ("": none): what policy show, test and diff evaluate.
+func effectivePolicy(path string) (*policy.Registry, error) {
+	if path == "" {
+		return gateway.EffectivePolicy(nil)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return gateway.EffectivePolicy(cfg)
+}
+
 // policyShow prints the compiled-in policy tables: one line per method, or
 // every field of one method.
 func policyShow(args []string, stdout, stderr io.Writer) int {
@@ -59,10 +68,11 @@ func policyShow(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	method := fs.String("method", "", "show every field of this full method name")
 	asJSON := fs.Bool("json", false, "print JSON")
+	cfgPath := fs.String("config", "", "gateway configuration `FILE` whose descriptor sets and sensitivity classes apply, as the gateway applies them (default: none; the restricted class's default still applies)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	reg, err := policy.NewRegistry(policy.Tables()...)
+	reg, err := effectivePolicy(*cfgPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -9,6 +9,8 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/portcullis/portcullis/policy"
 	"github.com/goccy/go-yaml/parser"
 )
 
@@ -88,4 +90,15 @@ func (l *locator) at(path string) string {
 // errorf formats a problem at path: "file:line: item: message".
 func (l *locator) errorf(path, format string, args ...any) error {
 	return fmt.Errorf("%s: %s: %s", l.at(path), strings.TrimPrefix(path, "$."), fmt.Sprintf(format, args...))
+}
+
+// PolicyLoader returns the policy the tools evaluate: the one a gateway
+// with the configuration at path enforces ("": no configuration, the
+// compiled-in policy with the built-in class defaults). The command line
+// passes gateway.EffectivePolicy over config.Load.
+type PolicyLoader func(path string) (*policy.Registry, error)
+
+// configFlag defines --config on fs.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", "", "gateway configuration `FILE` whose descriptor sets and sensitivity classes apply, as the gateway applies them (default: none; the restricted class's default still applies)")
 }

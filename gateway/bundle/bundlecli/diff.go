@@ -46,15 +46,16 @@ type bundleRef struct {
 	Version string `json:"version"`
 }
 
-// RunDiff runs `portcullis policy diff OLD NEW [--audit FILE...] [--since
-// 720h] [--json]`: for every role and subject named in either bundle it
-// prints the methods gained and lost, computed with the engine over reg's
-// compiled tables; with --audit it replays the allowed calls of the
+// RunDiff runs `portcullis policy diff OLD NEW [--config FILE] [--audit
+// FILE...] [--since 720h] [--json]`: for every role and subject named in
+// either bundle it prints the methods gained and lost, computed with the
+// engine over the policy load returns (for --config's path, "" without
+// it); with --audit it replays the allowed calls of the
 // window from JSON-lines audit files against NEW and lists the callers
 // that would now be denied. Flags may follow the bundles, and the audit
 // files may be several (a shell glob). It returns 0 when the diff was
 // computed, 1 when an input is invalid, 2 for usage errors.
-func RunDiff(args []string, stdout, stderr io.Writer, reg *policy.Registry) int {
+func RunDiff(args []string, stdout, stderr io.Writer, load PolicyLoader) int {
 	errs, out := &printer{w: stderr}, &printer{w: stdout}
 	fs := flag.NewFlagSet("policy diff", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -62,8 +63,9 @@ func RunDiff(args []string, stdout, stderr io.Writer, reg *policy.Registry) int 
 	fs.Var(&audits, "audit", "JSON-lines audit `FILE` to weigh the diff against (repeatable; more files may follow)")
 	since := fs.Duration("since", 720*time.Hour, "audit window: records newer than this")
 	asJSON := fs.Bool("json", false, "print JSON")
+	cfgPath := configFlag(fs)
 	fs.Usage = func() {
-		errs.ln("usage: portcullis policy diff OLD NEW [--audit FILE...] [--since 720h] [--json]")
+		errs.ln("usage: portcullis policy diff OLD NEW [--config FILE] [--audit FILE...] [--since 720h] [--json]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -76,6 +78,11 @@ func RunDiff(args []string, stdout, stderr io.Writer, reg *policy.Registry) int 
 	if len(pos) != 2 || *since <= 0 {
 		fs.Usage()
 		return 2
+	}
+	reg, err := load(*cfgPath)
+	if err != nil {
+		errs.ln(err)
+		return 1
 	}
 	old, err := bundle.Load(pos[0], reg)
 	if err != nil {

@@ -88,10 +88,15 @@ func TestGolden(t *testing.T) {
 }
 
 func runTest(args []string, o, e *bytes.Buffer, reg *policy.Registry) int {
-	return RunTest(args, o, e, reg)
+	return RunTest(args, o, e, static(reg))
 }
 func runDiff(args []string, o, e *bytes.Buffer, reg *policy.Registry) int {
-	return RunDiff(args, o, e, reg)
+	return RunDiff(args, o, e, static(reg))
+}
+
+// static loads reg whatever the path.
+func static(reg *policy.Registry) PolicyLoader {
+	return func(string) (*policy.Registry, error) { return reg, nil }
 }
 
 func TestRunTestInvalid(t *testing.T) {
@@ -118,7 +123,7 @@ func TestRunTestInvalid(t *testing.T) {
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			code := RunTest([]string{td("new.yaml"), path}, &stdout, &stderr, reg)
+			code := RunTest([]string{td("new.yaml"), path}, &stdout, &stderr, static(reg))
 			msg := strings.ReplaceAll(stderr.String(), path, "tests.yaml")
 			if code != 1 || !strings.Contains(msg, tt.want) {
 				t.Errorf("RunTest(%s) = %d, stderr %q, want 1 and %q", tt.name, code, msg, tt.want)
@@ -177,13 +182,13 @@ bindings:
   - {name: other method, principal: {id: ann}, method: /examples.bank.v1.BankService/ListAccounts, context: {client_ip: 10.0.0.1}, expect: deny}
 `)
 	var stdout, stderr bytes.Buffer
-	if code := RunTest([]string{bundle, tests}, &stdout, &stderr, bankRegistry(t)); code != 0 {
+	if code := RunTest([]string{bundle, tests}, &stdout, &stderr, static(bankRegistry(t))); code != 0 {
 		t.Errorf("RunTest() = %d, want 0; stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	writeTestFile(t, tests, "cases:\n  - {name: a, principal: {id: ann}, method: "+get+", context: {request_rate: -1}, expect: deny}\n")
 	stdout.Reset()
 	stderr.Reset()
-	if code := RunTest([]string{bundle, tests}, &stdout, &stderr, bankRegistry(t)); code != 1 || !strings.Contains(stderr.String(), "context.request_rate: want a finite rate ≥ 0, got -1") {
+	if code := RunTest([]string{bundle, tests}, &stdout, &stderr, static(bankRegistry(t))); code != 1 || !strings.Contains(stderr.String(), "context.request_rate: want a finite rate ≥ 0, got -1") {
 		t.Errorf("RunTest(negative rate) = %d, stderr %q, want 1 and a negative rate error", code, stderr.String())
 	}
 }

@@ -54,19 +54,21 @@ type check struct {
 	in                          authz.Input
 }
 
-// RunTest runs `portcullis policy test BUNDLE TESTS [-v]`: it evaluates
-// every case of TESTS against BUNDLE with the policy of reg, prints a
-// report naming each failing case (expected and actual verdict, reason)
-// and a summary "N passed, M failed", and returns the exit code: 0 when
-// every case passed, 1 when one failed or an input is invalid, 2 for
-// usage errors. -v lists passing cases too.
-func RunTest(args []string, stdout, stderr io.Writer, reg *policy.Registry) int {
+// RunTest runs `portcullis policy test BUNDLE TESTS [--config FILE]
+// [-v]`: it evaluates every case of TESTS against BUNDLE with the policy
+// load returns (for --config's path, "" without it), prints a report
+// naming each failing case (expected and actual verdict, reason) and a
+// summary "N passed, M failed", and returns the exit code: 0 when every
+// case passed, 1 when one failed or an input is invalid, 2 for usage
+// errors. -v lists passing cases too.
+func RunTest(args []string, stdout, stderr io.Writer, load PolicyLoader) int {
 	errs, out := &printer{w: stderr}, &printer{w: stdout}
 	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "list passing cases too")
+	cfgPath := configFlag(fs)
 	fs.Usage = func() {
-		errs.ln("usage: portcullis policy test BUNDLE TESTS [-v]")
+		errs.ln("usage: portcullis policy test BUNDLE TESTS [--config FILE] [-v]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -76,6 +78,11 @@ func RunTest(args []string, stdout, stderr io.Writer, reg *policy.Registry) int 
 	if len(pos) != 2 {
 		fs.Usage()
 		return 2
+	}
+	reg, err := load(*cfgPath)
+	if err != nil {
+		errs.ln(err)
+		return 1
 	}
 	b, err := bundle.Load(pos[0], reg)
 	if err != nil {
