@@ -54,6 +54,8 @@ type config struct {
 	quick, keep         bool
 	gcPercent           int
 	gcMinHeap           int64
+	pairBlocks          int           // paired phase: blocks per check (0: none)
+	slice               time.Duration // paired phase: one target's share of a block
 }
 
 func main() {
@@ -87,7 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.conns, "conns", 4, "gRPC connections per target")
 	fs.IntVar(&c.stream, "streams", 32, "concurrent requests in the throughput phase (REST: HTTP/1.1 connections)")
 	peerList := fs.String("peers", "haproxy,nginx,caddy", "peer proxies to measure when installed (empty: none)")
-	fs.BoolVar(&c.quick, "quick", false, "1 round of 1 s, no peers, no retries (flags given explicitly still win)")
+	fs.IntVar(&c.pairBlocks, "pair-blocks", 24, "paired phase: blocks per issue target, each measuring its two targets back to back for --slice each (0: skip the phase)")
+	fs.DurationVar(&c.slice, "slice", time.Second, "paired phase: closed-loop time per target per block")
+	fs.BoolVar(&c.quick, "quick", false, "1 round of 1 s, 4 paired blocks, no peers, no retries (flags given explicitly still win)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the scratch directory (configs, logs)")
 	fs.IntVar(&c.gcPercent, "gc-percent", 0, "GC target for the gateways (runtime.gc_percent) and the floor (GOGC) alike; 0: their defaults (Go's 100)")
 	fs.Int64Var(&c.gcMinHeap, "gc-min-heap-bytes", 0, "GC heap floor for the gateways (runtime.gc_min_heap_bytes) and the floor alike; 0: the gateway's default for both; -1: none")
@@ -101,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			"rounds": func() { c.rounds = 1 }, "duration": func() { c.duration = time.Second },
 			"latency-duration": func() { c.latency = time.Second }, "warmup": func() { c.warmup = 300 * time.Millisecond },
 			"peers": func() { *peerList = "" }, "retries": func() { c.retries = 0 },
+			"pair-blocks": func() { c.pairBlocks = 4 }, "slice": func() { c.slice = 300 * time.Millisecond },
 		} {
 			if !set[name] {
 				apply()
@@ -114,8 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.rounds < 1 || c.rounds > 50 || c.duration <= 0 || c.duration > 5*time.Minute || c.latency <= 0 ||
 		c.latency > 5*time.Minute || c.rate < 1 || c.rate > 100000 || c.conns < 1 || c.stream < 1 || c.stream > 4096 || c.retries < 0 || c.retries > 5 ||
-		c.gcPercent != 0 && (c.gcPercent < 25 || c.gcPercent > 10000) || c.gcMinHeap < -1 || c.gcMinHeap > 0 && c.gcMinHeap < 4<<20 {
-		return nil, errors.New("flags out of range: rounds 1..50, durations (0, 5m], rate 1..100000, conns ≥ 1, streams 1..4096, retries 0..5, gc-percent 0 or 25..10000, gc-min-heap-bytes -1, 0 or ≥ 4 MiB")
+		c.gcPercent != 0 && (c.gcPercent < 25 || c.gcPercent > 10000) || c.gcMinHeap < -1 || c.gcMinHeap > 0 && c.gcMinHeap < 4<<20 ||
+		c.pairBlocks < 0 || c.pairBlocks > 1000 || c.slice < 100*time.Millisecond || c.slice > time.Minute {
+		return nil, errors.New("flags out of range: rounds 1..50, durations (0, 5m], rate 1..100000, conns ≥ 1, streams 1..4096, retries 0..5, gc-percent 0 or 25..10000, gc-min-heap-bytes -1, 0 or ≥ 4 MiB, pair-blocks 0..1000, slice 100ms..1m")
 	}
 	var err error
 	if c.repo == "" {
@@ -254,7 +260,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*report,
 				m.p50.Round(time.Microsecond), m.p99.Round(time.Microsecond), m.errors, m.dropped, m.foreign, m.attempts)
 		}
 	}
-	rep := newReport(cfg, targets, samples, machineInfo(cfg.repo))
+	pairs := pairedPhase(ctx, active, cfg, stderr)
+	rep := newReport(cfg, targets, samples, pairs, machineInfo(cfg.repo))
 	fmt.Fprint(stdout, rep.markdown)
 	if err := os.MkdirAll(filepath.Dir(cfg.out), 0o755); err != nil {
 		return rep, err

@@ -49,15 +49,38 @@ func TestQuick(t *testing.T) {
 		if !c.valid || !(c.value > 0) {
 			t.Errorf("check %q = %v (valid %v: %s), want a valid ratio > 0", c.label, c.value, c.valid, c.why)
 		}
+		if c.pair == nil || !c.pValid || !(c.pValue > 0) || !(c.pQ1 <= c.pValue && c.pValue <= c.pQ3) || len(c.pair.ratios) != 4 {
+			t.Errorf("check %q paired = %v, quartiles %v–%v (valid %v: %s), want a valid ratio > 0 within its quartiles over 4 blocks", c.label, c.pValue, c.pQ1, c.pQ3, c.pValid, c.pWhy)
+		}
 	}
 	md, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"| target | req/s | p50 added (µs) |", "| portcullis-rest |", "Targets from the issue", "CPUs (nproc)"} {
+	for _, s := range []string{"| target | req/s | p50 added (µs) |", "| portcullis-rest |", "Targets from the issue", "## Paired phase", "CPUs (nproc)"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("%s does not contain %q", out, s)
 		}
+	}
+}
+
+// TestQuartiles checks the interpolated quartiles the paired phase reports.
+func TestQuartiles(t *testing.T) {
+	for _, tc := range []struct {
+		in     []float64
+		q1, q3 float64
+	}{
+		{[]float64{1}, 1, 1},
+		{[]float64{4, 1, 3, 2, 5}, 2, 4},
+		{[]float64{1, 2, 3, 4}, 1.75, 3.25},
+		{[]float64{1, math.NaN(), math.Inf(1), 3}, 1.5, 2.5},
+	} {
+		if q1, q3 := quartiles(tc.in); q1 != tc.q1 || q3 != tc.q3 {
+			t.Errorf("quartiles(%v) = %v, %v, want %v, %v", tc.in, q1, q3, tc.q1, tc.q3)
+		}
+	}
+	if q1, q3 := quartiles(nil); !math.IsNaN(q1) || !math.IsNaN(q3) {
+		t.Errorf("quartiles(nil) = %v, %v, want NaN", q1, q3)
 	}
 }
 

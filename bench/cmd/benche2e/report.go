@@ -33,6 +33,14 @@ type check struct {
 	limit         float64
 	pass, valid   bool
 	why           string // when not valid
+
+	// The paired phase's figures (see pairedPhase): median and quartiles
+	// of the per-block ratios, the ratio of the totals, and the verdict on
+	// the median. pair is nil when the phase did not run.
+	pair                   *pairSamples
+	pValue, pQ1, pQ3, pAll float64
+	pPass, pValid          bool
+	pWhy                   string
 }
 
 // report is the outcome of a run.
@@ -75,7 +83,7 @@ func paired(a, b []sample, f func(x, y sample) float64) []float64 {
 	return out
 }
 
-func newReport(cfg *config, targets []*target, samples map[string][]sample, machine string) *report {
+func newReport(cfg *config, targets []*target, samples map[string][]sample, pairs map[string]*pairSamples, machine string) *report {
 	rep := &report{}
 	base := samples["direct"]
 	for _, t := range targets {
@@ -110,19 +118,32 @@ func newReport(cfg *config, targets []*target, samples map[string][]sample, mach
 		rep.rows = append(rep.rows, r)
 	}
 	rep.gatewayFloor = ratioCheck("gateway CPU per request ≤ 1.05× the raw floor (portcullis-grpc ÷ floor)",
-		1.05, samples, "portcullis-grpc", "floor")
+		1.05, samples, pairs, "portcullis-grpc", "floor")
 	rep.restGRPC = ratioCheck("REST path ≤ 1.5× the gRPC path's CPU per request (portcullis-rest ÷ portcullis-grpc)",
-		1.5, samples, "portcullis-rest", "portcullis-grpc")
+		1.5, samples, pairs, "portcullis-rest", "portcullis-grpc")
 	rep.jwtFloor = ratioCheck("full chain with a cached JWT ≤ 1.15× the raw floor (portcullis-jwt ÷ floor-jwt, the floor carrying the same calls)",
-		1.15, samples, "portcullis-jwt", "floor-jwt")
+		1.15, samples, pairs, "portcullis-jwt", "floor-jwt")
 	rep.auditCost = ratioCheck("audit adds ≤ 5% CPU per request (portcullis-audit ÷ portcullis-grpc)",
-		1.05, samples, "portcullis-audit", "portcullis-grpc")
+		1.05, samples, pairs, "portcullis-audit", "portcullis-grpc")
 	rep.markdown = rep.render(cfg, targets, machine)
 	return rep
 }
 
-func ratioCheck(label string, limit float64, samples map[string][]sample, num, den string) check {
+func ratioCheck(label string, limit float64, samples map[string][]sample, pairs map[string]*pairSamples, num, den string) check {
 	c := check{label: label, limit: limit}
+	if ps := pairs[pairKey(num, den)]; ps != nil {
+		c.pair = ps
+		c.pValue = median(ps.ratios)
+		c.pQ1, c.pQ3 = quartiles(ps.ratios)
+		c.pAll = (ps.cpuNum / ps.nNum) / (ps.cpuDen / ps.nDen)
+		c.pValid, c.pPass = !math.IsNaN(c.pValue) && ps.errors == 0, c.pValue <= limit
+		switch {
+		case ps.errors > 0:
+			c.pWhy = fmt.Sprintf("%d failed requests; first: %s", ps.errors, cell(ps.firstErr))
+		case math.IsNaN(c.pValue):
+			c.pWhy = "no CPU figures"
+		}
+	}
 	rs := paired(samples[num], samples[den], func(x, y sample) float64 { return x.proxyCPU / y.proxyCPU })
 	rs = slices.DeleteFunc(rs, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) })
 	if len(rs) == 0 {
@@ -215,6 +236,23 @@ func (rep *report) render(cfg *config, targets []*target, machine string) string
 		}
 		p("| %s | %s | %s–%s | ≤ %.2f× | %s |\n", c.label, num(c.value, "%.2f×"), num(c.lo, "%.2f"), num(c.hi, "%.2f"), c.limit, result)
 	}
+	if checks := rep.pairedChecks(); len(checks) > 0 {
+		p("\n## Paired phase\n\nThe same ratios measured again after the rounds: the two targets of each back to back, %v each, for %d blocks,\n", cfg.slice, cfg.pairBlocks)
+		p("alternating which goes first, so that the host's drift falls on both sides alike (per-round ratios above are seconds apart).\n")
+		p("The result is the median of the per-block ratios; the quartiles give its spread, and \"all blocks\" is total CPU ÷ total requests of one side over the other's.\n\n")
+		p("| target | median | quartiles | all blocks | blocks | other load (mean, peak block) | limit | result |\n|---|--:|--:|--:|--:|--:|--:|---|\n")
+		for _, c := range checks {
+			result := "PASS"
+			if !c.pPass {
+				result = "FAIL"
+			}
+			if !c.pValid {
+				result = "not valid: " + c.pWhy
+			}
+			p("| %s | %s | %s–%s | %s | %d | %s, %s | ≤ %.2f× | %s |\n", c.label, num(c.pValue, "%.2f×"), num(c.pQ1, "%.2f"), num(c.pQ3, "%.2f"),
+				num(c.pAll, "%.2f×"), len(c.pair.ratios), num(c.pair.foreign, "%.2f"), num(c.pair.foreignPeak, "%.2f"), c.limit, result)
+		}
+	}
 	p("\n## Per round\n\nEach cell: req/s, proxy CPU µs/req (direct: backend), p50/p99 µs, and the other load on the machine during the\n")
 	p("measurement, in CPUs busy outside this benchmark (all cells: %s median, %s max), with the number of attempts when more than one.\n\n| target |",
 		num(median(foreign), "%.2f"), num(maxOf(foreign), "%.2f"))
@@ -304,4 +342,15 @@ func gitOutput(repo string, args ...string) string {
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, "git", append([]string{"-C", repo}, args...)...).Output()
 	return string(out)
+}
+
+// pairedChecks are the checks the paired phase measured.
+func (rep *report) pairedChecks() []check {
+	var out []check
+	for _, c := range []check{rep.gatewayFloor, rep.restGRPC, rep.jwtFloor, rep.auditCost} {
+		if c.pair != nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
