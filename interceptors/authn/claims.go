@@ -62,10 +62,8 @@ func (is *issuer) principal(cl *claimSet, token string, exp time.Time) (*policy.
 		}
 	}
 	for _, m := range cl.list {
-		if len(m.val) > 0 && m.val[0] == '"' {
-			if s, ok := decodeString(m.val); ok {
-				p.Claims[m.name] = s
-			}
+		if s, ok := decodeString(m.val); ok {
+			p.Claims[m.name] = s
 		}
 	}
 	if jti, _, _ := cl.str("jti"); jti != "" {

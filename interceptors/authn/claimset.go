@@ -111,16 +111,12 @@ func parseClaims(payload []byte) (*claimSet, string) {
 		if !cs.add(name, b[i:end]) {
 			return nil, "claim " + strconv.Quote(name) + " appears twice"
 		}
-		if i = skipSpace(b, end); i >= len(b) {
-			break
-		}
-		switch b[i] {
-		case '}':
+		var done bool
+		if i, done, ok = afterElement(b, end, '}'); done {
 			return cs, ""
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return nil, notObject
+		}
+		if !ok {
+			break
 		}
 	}
 	return nil, notObject
@@ -137,8 +133,8 @@ func (cs *claimSet) has(name string) bool {
 // set at all (null included), ok whether it is a JSON string.
 func (cs *claimSet) str(name string) (s string, present, ok bool) {
 	v, present := cs.get(name)
-	if !present || len(v) == 0 || v[0] != '"' {
-		return "", present, false
+	if !present {
+		return "", false, false
 	}
 	s, ok = decodeString(v)
 	return s, true, ok
@@ -202,19 +198,30 @@ func stringArray(v string) ([]string, bool) {
 			return nil, false
 		}
 		out = append(out, s)
-		if i = skipSpace(v, end); i >= len(v) {
-			break
-		}
-		switch v[i] {
-		case ']':
+		var done bool
+		if i, done, ok = afterElement(v, end, ']'); done {
 			return out, true
-		case ',':
-			i = skipSpace(v, i+1)
-		default:
-			return nil, false
+		}
+		if !ok {
+			break
 		}
 	}
 	return nil, false
+}
+
+// afterElement reads what follows an element of an array or object that
+// ends at i: the closing byte (done), or a comma and the index of the next
+// element; ok is false for anything else.
+func afterElement(b string, i int, closing byte) (next int, done, ok bool) {
+	if i = skipSpace(b, i); i < len(b) {
+		switch b[i] {
+		case closing:
+			return i + 1, true, true
+		case ',':
+			return skipSpace(b, i+1), false, true
+		}
+	}
+	return 0, false, false
 }
 
 // decodeString decodes one JSON string: directly when it holds no escape
