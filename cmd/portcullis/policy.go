@@ -68,7 +68,7 @@ func policyShow(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	method := fs.String("method", "", "show every field of this full method name")
 	asJSON := fs.Bool("json", false, "print JSON")
-	cfgPath := fs.String("config", "", "gateway configuration `FILE` whose descriptor sets and sensitivity classes apply, as the gateway applies them (default: none; the restricted class's default still applies)")
+	cfgPath := bundlecli.ConfigFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

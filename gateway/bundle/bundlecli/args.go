@@ -9,9 +9,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
 	"github.com/portcullis/portcullis/policy"
-	"github.com/goccy/go-yaml/parser"
 )
 
 // now is the clock of the audit window and API key expiry; tests pin it.
@@ -98,7 +98,8 @@ func (l *locator) errorf(path, format string, args ...any) error {
 // passes gateway.EffectivePolicy over config.Load.
 type PolicyLoader func(path string) (*policy.Registry, error)
 
-// configFlag defines --config on fs.
-func configFlag(fs *flag.FlagSet) *string {
+// ConfigFlag defines --config, the path a PolicyLoader takes, on fs; the
+// policy commands outside this package (show) use it too.
+func ConfigFlag(fs *flag.FlagSet) *string {
 	return fs.String("config", "", "gateway configuration `FILE` whose descriptor sets and sensitivity classes apply, as the gateway applies them (default: none; the restricted class's default still applies)")
 }

@@ -63,7 +63,7 @@ func RunDiff(args []string, stdout, stderr io.Writer, load PolicyLoader) int {
 	fs.Var(&audits, "audit", "JSON-lines audit `FILE` to weigh the diff against (repeatable; more files may follow)")
 	since := fs.Duration("since", 720*time.Hour, "audit window: records newer than this")
 	asJSON := fs.Bool("json", false, "print JSON")
-	cfgPath := configFlag(fs)
+	cfgPath := ConfigFlag(fs)
 	fs.Usage = func() {
 		errs.ln("usage: portcullis policy diff OLD NEW [--config FILE] [--audit FILE...] [--since 720h] [--json]")
 		fs.PrintDefaults()

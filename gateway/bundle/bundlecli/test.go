@@ -66,7 +66,7 @@ func RunTest(args []string, stdout, stderr io.Writer, load PolicyLoader) int {
 	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "list passing cases too")
-	cfgPath := configFlag(fs)
+	cfgPath := ConfigFlag(fs)
 	fs.Usage = func() {
 		errs.ln("usage: portcullis policy test BUNDLE TESTS [--config FILE] [-v]")
 		fs.PrintDefaults()
