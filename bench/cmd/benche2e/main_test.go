@@ -45,7 +45,7 @@ func TestQuick(t *testing.T) {
 			t.Errorf("%s: proxy CPU %v µs/req, want > 0", r.name, r.proxyCPU)
 		}
 	}
-	for _, c := range []check{rep.gatewayFloor, rep.restGRPC, rep.jwtFloor, rep.auditCost} {
+	for _, c := range rep.checks() {
 		if !c.valid || !(c.value > 0) {
 			t.Errorf("check %q = %v (valid %v: %s), want a valid ratio > 0", c.label, c.value, c.valid, c.why)
 		}

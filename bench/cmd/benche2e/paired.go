@@ -17,15 +17,6 @@ import (
 // than a slice falls on both alike, and reports the median and quartiles
 // of the per-block ratios.
 
-// checkPairs are the issue targets' numerators and denominators, as in
-// newReport.
-var checkPairs = [][2]string{
-	{"portcullis-grpc", "floor"},
-	{"portcullis-rest", "portcullis-grpc"},
-	{"portcullis-jwt", "floor-jwt"},
-	{"portcullis-audit", "portcullis-grpc"},
-}
-
 // pairKey names a pair in pairedPhase's result.
 func pairKey(num, den string) string { return num + "÷" + den }
 
@@ -40,7 +31,7 @@ type pairSamples struct {
 	foreign, foreignPeak float64 // other load over the phase, CPUs
 }
 
-// pairedPhase measures every pair of checkPairs whose targets are active,
+// pairedPhase measures every pair of issueTargets whose targets are active,
 // cfg.pairBlocks blocks each.
 func pairedPhase(ctx context.Context, active []*target, cfg *config, stderr io.Writer) map[string]*pairSamples {
 	out := map[string]*pairSamples{}
@@ -51,14 +42,14 @@ func pairedPhase(ctx context.Context, active []*target, cfg *config, stderr io.W
 	for _, t := range active {
 		byName[t.name] = t
 	}
-	for _, pr := range checkPairs {
-		num, den := byName[pr[0]], byName[pr[1]]
+	for _, it := range issueTargets {
+		num, den := byName[it.num], byName[it.den]
 		if num == nil || den == nil || num.proxy == nil || den.proxy == nil {
 			continue
 		}
 		fmt.Fprintf(stderr, "benche2e: paired %s ÷ %s, %d blocks of 2 × %v\n", num.name, den.name, cfg.pairBlocks, cfg.slice)
 		ps := &pairSamples{}
-		f0, start := foreignCPU(), nowMicros()
+		f0, start := foreignCPU(), time.Now()
 		for b := range cfg.pairBlocks {
 			if ctx.Err() != nil {
 				break
@@ -83,7 +74,7 @@ func pairedPhase(ctx context.Context, active []*target, cfg *config, stderr io.W
 			ps.nDen += r2.n
 			ps.ratios = append(ps.ratios, (r1.cpu/r1.n)/(r2.cpu/r2.n))
 		}
-		ps.foreign = max(0, (foreignCPU()-f0)/float64(nowMicros()-start))
+		ps.foreign = max(0, (foreignCPU()-f0)/float64(time.Since(start).Microseconds()))
 		out[pairKey(num.name, den.name)] = ps
 	}
 	return out
@@ -124,5 +115,3 @@ func quartiles(xs []float64) (q1, q3 float64) {
 	}
 	return at(0.25), at(0.75)
 }
-
-func nowMicros() int64 { return time.Now().UnixMicro() }

@@ -117,19 +117,40 @@ func newReport(cfg *config, targets []*target, samples map[string][]sample, pair
 		}
 		rep.rows = append(rep.rows, r)
 	}
-	rep.gatewayFloor = ratioCheck("gateway CPU per request ≤ 1.05× the raw floor (portcullis-grpc ÷ floor)",
-		1.05, samples, pairs, "portcullis-grpc", "floor")
-	rep.restGRPC = ratioCheck("REST path ≤ 1.5× the gRPC path's CPU per request (portcullis-rest ÷ portcullis-grpc)",
-		1.5, samples, pairs, "portcullis-rest", "portcullis-grpc")
-	rep.jwtFloor = ratioCheck("full chain with a cached JWT ≤ 1.15× the raw floor (portcullis-jwt ÷ floor-jwt, the floor carrying the same calls)",
-		1.15, samples, pairs, "portcullis-jwt", "floor-jwt")
-	rep.auditCost = ratioCheck("audit adds ≤ 5% CPU per request (portcullis-audit ÷ portcullis-grpc)",
-		1.05, samples, pairs, "portcullis-audit", "portcullis-grpc")
+	var cs [4]check
+	for i, t := range issueTargets {
+		cs[i] = ratioCheck(t, samples, pairs)
+	}
+	rep.gatewayFloor, rep.restGRPC, rep.jwtFloor, rep.auditCost = cs[0], cs[1], cs[2], cs[3]
 	rep.markdown = rep.render(cfg, targets, machine)
 	return rep
 }
 
-func ratioCheck(label string, limit float64, samples map[string][]sample, pairs map[string]*pairSamples, num, den string) check {
+// issueTarget is one of the issues' ratio targets: num's proxy CPU per
+// request over den's, at most limit.
+type issueTarget struct {
+	label    string
+	limit    float64
+	num, den string
+}
+
+// issueTargets are the report's checks, in the order of its fields
+// gatewayFloor, restGRPC, jwtFloor and auditCost; the paired phase
+// measures the same pairs.
+var issueTargets = [4]issueTarget{
+	{"gateway CPU per request ≤ 1.05× the raw floor (portcullis-grpc ÷ floor)", 1.05, "portcullis-grpc", "floor"},
+	{"REST path ≤ 1.5× the gRPC path's CPU per request (portcullis-rest ÷ portcullis-grpc)", 1.5, "portcullis-rest", "portcullis-grpc"},
+	{"full chain with a cached JWT ≤ 1.15× the raw floor (portcullis-jwt ÷ floor-jwt, the floor carrying the same calls)", 1.15, "portcullis-jwt", "floor-jwt"},
+	{"audit adds ≤ 5% CPU per request (portcullis-audit ÷ portcullis-grpc)", 1.05, "portcullis-audit", "portcullis-grpc"},
+}
+
+// checks returns the report's checks in issueTargets order.
+func (rep *report) checks() []check {
+	return []check{rep.gatewayFloor, rep.restGRPC, rep.jwtFloor, rep.auditCost}
+}
+
+func ratioCheck(t issueTarget, samples map[string][]sample, pairs map[string]*pairSamples) check {
+	label, limit, num, den := t.label, t.limit, t.num, t.den
 	c := check{label: label, limit: limit}
 	if ps := pairs[pairKey(num, den)]; ps != nil {
 		c.pair = ps
@@ -226,7 +247,7 @@ func (rep *report) render(cfg *config, targets []*target, machine string) string
 		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, num(r.rps, "%.0f"), p50, p99, proxy, ratio, num(r.backendCPU, "%.1f"), errs)
 	}
 	p("\n## Targets from the issue\n\n| target | computed | rounds | limit | result |\n|---|--:|--:|--:|---|\n")
-	for _, c := range []check{rep.gatewayFloor, rep.restGRPC, rep.jwtFloor, rep.auditCost} {
+	for _, c := range rep.checks() {
 		result := "PASS"
 		if !c.pass {
 			result = "FAIL"
@@ -347,7 +368,7 @@ func gitOutput(repo string, args ...string) string {
 // pairedChecks are the checks the paired phase measured.
 func (rep *report) pairedChecks() []check {
 	var out []check
-	for _, c := range []check{rep.gatewayFloor, rep.restGRPC, rep.jwtFloor, rep.auditCost} {
+	for _, c := range rep.checks() {
 		if c.pair != nil {
 			out = append(out, c)
 		}
