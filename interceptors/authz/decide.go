@@ -195,8 +195,11 @@ func (e *Engine) grantedBy(i int, p *policy.Principal, in *Input) string {
 	return ""
 }
 
-func (e *Engine) firstIn(rs []*role, i int, p *policy.Principal, in *Input) string {
-	for _, r := range rs {
+func (e *Engine) firstIn(s *subject, i int, p *policy.Principal, in *Input) string {
+	if s == nil || !s.any.has(i) {
+		return ""
+	}
+	for _, r := range s.roles {
 		if r.bits.has(i) && e.applies(r, p, in) {
 			return r.name
 		}
@@ -303,13 +306,13 @@ func (e *Engine) rolesAndPermissions(p *policy.Principal, conditions bool, in *I
 			add(r)
 		}
 	}
-	for _, list := range [][]*role{e.users[p.ID], e.spiffeRoles(p), e.serviceRoles(p)} {
+	for _, list := range [][]*role{e.users[p.ID].rolesOf(), e.spiffeRoles(p), e.serviceRoles(p)} {
 		for _, r := range list {
 			add(r)
 		}
 	}
 	for _, g := range p.Groups {
-		for _, r := range e.groups[g] {
+		for _, r := range e.groups[g].rolesOf() {
 			add(r)
 		}
 	}
@@ -338,12 +341,12 @@ func (e *Engine) spiffeRoles(p *policy.Principal) []*role {
 	if p.SPIFFEID == "" {
 		return nil
 	}
-	return e.spiffe[p.SPIFFEID]
+	return e.spiffe[p.SPIFFEID].rolesOf()
 }
 
 func (e *Engine) serviceRoles(p *policy.Principal) []*role {
 	if p.Kind != policy.KindService {
 		return nil
 	}
-	return e.services[p.ID]
+	return e.services[p.ID].rolesOf()
 }

@@ -139,3 +139,65 @@ func TestNewEngineErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSubjectAcrossBindings: a subject bound by several bindings holds the
+// roles of all of them. Decide skips a subject whose roles' union lacks the
+// permission, so the union must cover every binding, and a conditional
+// role inside it is still evaluated, not granted by the union.
+func TestSubjectAcrossBindings(t *testing.T) {
+	reg := bankRegistry(t)
+	b := bankBundle()
+	b.Bindings = append(b.Bindings,
+		policy.Binding{Roles: []string{"closer"}, Users: []string{"audrey"}},
+		policy.Binding{Roles: []string{"teller"}, Groups: []string{"customers"}},
+		policy.Binding{Roles: []string{"daytime"}, Groups: []string{"customers"}},
+		policy.Binding{Roles: []string{"auditor"}, Services: []string{"svc-a"}},
+		policy.Binding{Roles: []string{"closer"}, Services: []string{"svc-a"}},
+	)
+	e, err := NewEngine(reg, b)
+	if err != nil {
+		t.Fatalf("NewEngine() = %v", err)
+	}
+	user := func(id, tenant string, groups ...string) *policy.Principal {
+		return &policy.Principal{ID: id, Kind: policy.KindUser, Credential: policy.CredentialJWT, Tenant: tenant, Groups: groups}
+	}
+	svc := &policy.Principal{ID: "svc-a", Kind: policy.KindService, Credential: policy.CredentialJWT, MTLS: true, Bound: true}
+	tests := []struct {
+		name   string
+		method string
+		p      *policy.Principal
+		allow  bool
+		role   string
+	}{
+		{"user, second binding", bankv1.BankService_CloseAccount_FullMethodName, func() *policy.Principal {
+			p := user("audrey", "")
+			p.MTLS, p.Bound = true, true
+			return p
+		}(), true, "closer"},
+		{"user, first binding", bankv1.BankService_ListTransactions_FullMethodName, user("audrey", ""), true, "auditor"},
+		{"user, neither binding", bankv1.BankService_ListAccounts_FullMethodName, user("audrey", ""), false, ""},
+		{"group, second binding", bankv1.BankService_ListAccounts_FullMethodName, user("c1", "", "customers"), true, "teller"},
+		{"group, conditional role holds", bankv1.BankService_QuoteStream_FullMethodName, user("c1", "acme", "customers"), true, "daytime"},
+		{"group, conditional role fails", bankv1.BankService_QuoteStream_FullMethodName, user("c1", "other", "customers"), false, ""},
+		{"group, no role holds it", bankv1.BankService_Reconcile_FullMethodName, user("c1", "", "customers"), false, ""},
+		{"service, second binding", bankv1.BankService_CloseAccount_FullMethodName, svc, true, "closer"},
+		{"service, neither binding", bankv1.BankService_ListAccounts_FullMethodName, svc, false, ""},
+		{"service, first binding", bankv1.BankService_ListTransactions_FullMethodName, svc, true, "auditor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, ok := reg.Lookup(tt.method)
+			if !ok {
+				t.Fatalf("no method %s", tt.method)
+			}
+			in := &Input{Principal: tt.p, Time: time.Unix(1e9, 0)}
+			v := e.Decide(m, in)
+			if v.Allowed != tt.allow || (tt.role != "" && v.MatchedRole != tt.role) {
+				t.Errorf("Decide() = %+v, want allowed=%v role=%q", v, tt.allow, tt.role)
+			}
+			if d := e.Explain(m, in); d.Allowed != tt.allow {
+				t.Errorf("Explain() = %+v, want allowed=%v", d, tt.allow)
+			}
+		})
+	}
+}

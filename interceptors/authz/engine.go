@@ -21,10 +21,10 @@ type Engine struct {
 	index    map[string]int // permission name → index
 	words    int
 	roles    map[string]*role
-	users    map[string][]*role
-	groups   map[string][]*role
-	services map[string][]*role
-	spiffe   map[string][]*role
+	users    map[string]*subject
+	groups   map[string]*subject
+	services map[string]*subject
+	spiffe   map[string]*subject
 	grants   map[string]bitset
 	plans    map[*policy.Method]*plan
 	// effective maps a compiled method to its overridden copy, for the
@@ -39,6 +39,38 @@ type bitset []uint64
 
 func (b bitset) has(i int) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
 func (b bitset) set(i int)      { b[i>>6] |= 1 << (uint(i) & 63) }
+
+// subject is what the bindings give one user, group, service or SPIFFE
+// id: its roles, and the union of their permissions, which lets a decision
+// pass over a subject none of whose roles holds the permission without
+// testing each role (a denial otherwise tests every bound role).
+type subject struct {
+	roles []*role
+	any   bitset
+}
+
+// rolesOf is s's roles; nil for a subject without bindings.
+func (s *subject) rolesOf() []*role {
+	if s == nil {
+		return nil
+	}
+	return s.roles
+}
+
+// bind adds the roles of one binding to the subject key of m.
+func (e *Engine) bind(m map[string]*subject, key string, rs []*role) {
+	s, ok := m[key]
+	if !ok {
+		s = &subject{any: make(bitset, e.words)}
+		m[key] = s
+	}
+	s.roles = append(s.roles, rs...)
+	for _, r := range rs {
+		for w := range s.any {
+			s.any[w] |= r.bits[w]
+		}
+	}
+}
 
 type role struct {
 	name string
@@ -102,8 +134,8 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 		return nil, err
 	}
 	e := &Engine{version: b.Version, index: base.index, names: base.names, words: base.words, plans: base.plans, usesRate: base.usesRate,
-		roles: map[string]*role{}, users: map[string][]*role{}, groups: map[string][]*role{}, services: map[string][]*role{},
-		spiffe: map[string][]*role{}, grants: map[string]bitset{}, overridden: map[*policy.Method]*policy.Method{}}
+		roles: map[string]*role{}, users: map[string]*subject{}, groups: map[string]*subject{}, services: map[string]*subject{},
+		spiffe: map[string]*subject{}, grants: map[string]bitset{}, overridden: map[*policy.Method]*policy.Method{}}
 	bitsOf := func(what string, perms []string) (bitset, error) {
 		bs := make(bitset, e.words)
 		for _, p := range perms {
@@ -139,16 +171,16 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 			rs = append(rs, r)
 		}
 		for _, s := range bd.Users {
-			e.users[s] = append(e.users[s], rs...)
+			e.bind(e.users, s, rs)
 		}
 		for _, s := range bd.Groups {
-			e.groups[s] = append(e.groups[s], rs...)
+			e.bind(e.groups, s, rs)
 		}
 		for _, s := range bd.Services {
-			e.services[s] = append(e.services[s], rs...)
+			e.bind(e.services, s, rs)
 		}
 		for _, s := range bd.SPIFFE {
-			e.spiffe[s] = append(e.spiffe[s], rs...)
+			e.bind(e.spiffe, s, rs)
 		}
 	}
 	for _, g := range b.Grants {
