@@ -180,6 +180,13 @@ func TestSubjectAcrossBindings(t *testing.T) {
 		{"group, conditional role holds", bankv1.BankService_QuoteStream_FullMethodName, user("c1", "acme", "customers"), true, "daytime"},
 		{"group, conditional role fails", bankv1.BankService_QuoteStream_FullMethodName, user("c1", "other", "customers"), false, ""},
 		{"group, no role holds it", bankv1.BankService_Reconcile_FullMethodName, user("c1", "", "customers"), false, ""},
+		// customers' union is customer's permissions plus teller's; the
+		// customer role itself must not have gained teller's.
+		{"a role is not widened by a union", bankv1.BankService_ListAccounts_FullMethodName, func() *policy.Principal {
+			p := user("c2", "")
+			p.Roles = []string{"customer"}
+			return p
+		}(), false, ""},
 		{"service, second binding", bankv1.BankService_CloseAccount_FullMethodName, svc, true, "closer"},
 		{"service, neither binding", bankv1.BankService_ListAccounts_FullMethodName, svc, false, ""},
 		{"service, first binding", bankv1.BankService_ListTransactions_FullMethodName, svc, true, "auditor"},

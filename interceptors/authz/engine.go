@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/bits"
+	"slices"
 	"sort"
 
 	"cel.dev/cel-go/cel"
@@ -57,18 +58,28 @@ func (s *subject) rolesOf() []*role {
 	return s.roles
 }
 
-// bind adds the roles of one binding to the subject key of m.
+// bind adds the roles of one binding to the subject key of m. A subject
+// with one role shares that role's bitset as its union (most subjects: no
+// memory beyond the role list); a second role gives it a union of its own.
 func (e *Engine) bind(m map[string]*subject, key string, rs []*role) {
 	s, ok := m[key]
 	if !ok {
-		s = &subject{any: make(bitset, e.words)}
+		s = &subject{}
 		m[key] = s
 	}
-	s.roles = append(s.roles, rs...)
 	for _, r := range rs {
-		for w := range s.any {
-			s.any[w] |= r.bits[w]
+		switch len(s.roles) {
+		case 0:
+			s.any = r.bits
+		case 1:
+			s.any = slices.Clone(s.any)
+			fallthrough
+		default:
+			for w := range s.any {
+				s.any[w] |= r.bits[w]
+			}
 		}
+		s.roles = append(s.roles, r)
 	}
 }
 
