@@ -297,9 +297,7 @@ func (e *Engine) rolesAndPermissions(p *policy.Principal, conditions bool, in *I
 			return
 		}
 		roles = append(roles, r.name)
-		for w := range bs {
-			bs[w] |= r.bits[w]
-		}
+		bs.or(r.bits)
 	}
 	for _, n := range p.Roles {
 		if r, ok := e.roles[n]; ok {
@@ -318,9 +316,7 @@ func (e *Engine) rolesAndPermissions(p *policy.Principal, conditions bool, in *I
 	}
 	for _, subj := range []string{p.ID, p.SPIFFEID} {
 		if g, ok := e.grants[subj]; ok && subj != "" {
-			for w := range bs {
-				bs[w] |= g[w]
-			}
+			bs.or(g)
 		}
 	}
 	perms = e.effective(bs)

@@ -41,6 +41,13 @@ type bitset []uint64
 func (b bitset) has(i int) bool { return b[i>>6]&(1<<(uint(i)&63)) != 0 }
 func (b bitset) set(i int)      { b[i>>6] |= 1 << (uint(i) & 63) }
 
+// or adds o's permissions to b (both of the engine's width).
+func (b bitset) or(o bitset) {
+	for w := range b {
+		b[w] |= o[w]
+	}
+}
+
 // subject is what the bindings give one user, group, service or SPIFFE
 // id: its roles, and the union of their permissions, which lets a decision
 // pass over a subject none of whose roles holds the permission without
@@ -61,7 +68,7 @@ func (s *subject) rolesOf() []*role {
 // bind adds the roles of one binding to the subject key of m. A subject
 // with one role shares that role's bitset as its union (most subjects: no
 // memory beyond the role list); a second role gives it a union of its own.
-func (e *Engine) bind(m map[string]*subject, key string, rs []*role) {
+func bind(m map[string]*subject, key string, rs []*role) {
 	s, ok := m[key]
 	if !ok {
 		s = &subject{}
@@ -75,9 +82,7 @@ func (e *Engine) bind(m map[string]*subject, key string, rs []*role) {
 			s.any = slices.Clone(s.any)
 			fallthrough
 		default:
-			for w := range s.any {
-				s.any[w] |= r.bits[w]
-			}
+			s.any.or(r.bits)
 		}
 		s.roles = append(s.roles, r)
 	}
@@ -182,16 +187,16 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 			rs = append(rs, r)
 		}
 		for _, s := range bd.Users {
-			e.bind(e.users, s, rs)
+			bind(e.users, s, rs)
 		}
 		for _, s := range bd.Groups {
-			e.bind(e.groups, s, rs)
+			bind(e.groups, s, rs)
 		}
 		for _, s := range bd.Services {
-			e.bind(e.services, s, rs)
+			bind(e.services, s, rs)
 		}
 		for _, s := range bd.SPIFFE {
-			e.bind(e.spiffe, s, rs)
+			bind(e.spiffe, s, rs)
 		}
 	}
 	for _, g := range b.Grants {
@@ -200,9 +205,7 @@ func NewEngine(reg *policy.Registry, b *policy.Bundle, opts ...EngineOption) (*E
 			return nil, err
 		}
 		if old, ok := e.grants[g.Subject]; ok {
-			for w := range bs {
-				bs[w] |= old[w]
-			}
+			bs.or(old)
 		}
 		e.grants[g.Subject] = bs
 	}
