@@ -64,3 +64,52 @@ func TestMemoryConcurrentExact(t *testing.T) {
 		t.Errorf("Len() = %d, want %d (no key lost while the table grew)", got, want)
 	}
 }
+
+// A key whose slot is idle can be taken by a lock-free call at the moment
+// another call, holding the shard's lock, picks that slot for a new key.
+// The new key must then not overwrite the taken state: each watched key
+// here is idle (a 1ns limit) until a 1-per-hour take makes it live, and
+// that take must be granted exactly once per key however many goroutines
+// try, while fresh keys keep replacing idle slots around it. The clock
+// advances 1ns per reading, so idle keys are idle again at once and the
+// hourly cell never comes back.
+func TestMemoryConcurrentReplaceIdle(t *testing.T) {
+	var ticks atomic.Int64
+	base := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return base.Add(time.Duration(ticks.Add(1))) }
+	short := ratelimit.Limit{Rate: 1_000_000_000, Period: time.Second} // idle 1ns after each take
+	hourly := ratelimit.Limit{Rate: 1, Period: time.Hour}              // capacity 1, no refill here
+	const (
+		goroutines = 8
+		watched    = 48   // live keys stay far below the cap: none is evicted
+		rounds     = 2000 // or 2s: a lost update needs an unlucky interleaving
+		churn      = 3    // fresh keys per goroutine per watched key
+	)
+	ctx := context.Background()
+	deadline := time.Now().Add(2 * time.Second)
+	for r := 0; r < rounds && time.Now().Before(deadline); r++ {
+		var granted [watched]atomic.Int64
+		s := ratelimit.NewMemory(ratelimit.WithClock(clock), ratelimit.WithShards(1), ratelimit.WithMaxKeys(256))
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				for k := range watched {
+					key := "watched-" + strconv.Itoa(k)
+					_, _ = s.Take(ctx, key, short, 1) // present and idle
+					for c := range churn {
+						_, _ = s.Take(ctx, "churn-"+strconv.Itoa(g)+"-"+strconv.Itoa(k*churn+c), short, 1)
+					}
+					if res, _ := s.Take(ctx, key, hourly, 1); res.Allowed {
+						granted[k].Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for k := range watched {
+			if n := granted[k].Load(); n != 1 {
+				t.Fatalf("round %d: watched key %d granted its one hourly cell %d times by %d goroutines, want exactly once (its state was lost to a key that replaced its slot)", r, k, n, goroutines)
+			}
+		}
+	}
+}

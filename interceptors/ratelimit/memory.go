@@ -36,13 +36,15 @@ func WithClock(now func() time.Time) MemoryOption { return func(o *memoryOptions
 // or sweep. A key whose TAT has passed is at full capacity and carries no
 // information, so its slot is free for any other key.
 //
-// Keys are spread over shards, each under its own mutex, so that calls for
-// different keys rarely contend. A shard is a table of buckets of 8 slots,
+// Keys are spread over shards. A shard is a table of buckets of 8 slots,
 // each slot a key's 64-bit hash under a per-store random seed and its TAT
 // (the key strings are never kept). A key lives in one of two buckets; a
 // call hashes the key once and scans at most those two (four cache lines).
-// A new key takes an idle slot there, else an empty one in the less full
-// bucket. When both are full of live keys the shard's table doubles
+// A call for a key the table holds takes no lock: it updates the key's TAT
+// with one compare-and-swap, so that concurrent calls share no lock and
+// write only the cache line of the slot they update. Inserting and
+// replacing keys takes the shard's mutex. A new key takes an idle slot in
+// its buckets, else an empty one in the less full bucket. When both are full of live keys the shard's table doubles
 // (dropping idle keys) until it reaches its share of WithMaxKeys; from
 // then on the new key replaces the live key closest to idle. So live keys
 // are lost only near the cap, memory follows the peak number of live keys
@@ -85,7 +87,7 @@ func NewMemory(opts ...MemoryOption) *Memory {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.maxSlots = maxSlots
-		sh.slots = make([]slot, min(4*bucketSize, maxSlots))
+		sh.tab.Store(newTable(min(4*bucketSize, maxSlots)))
 	}
 	return s
 }
@@ -98,12 +100,18 @@ func (s *Memory) Take(_ context.Context, key string, l Limit, n int) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	c := s.take(key, int64(t), int64(l.Burst), int64(n), int64(n))
+	c := s.take(key, int64(t), int64(l.Burst), int64(n))
 	return c.result(l, time.Nanosecond), nil
 }
 
-// take runs one GCRA decision for key under its shard's lock.
-func (s *Memory) take(key string, t, burst, want, min int64) cells {
+// take runs one exact GCRA decision for key (n cells, each t apart). For a
+// key the table holds it is lock-free: it reads the slot's TAT, checks the
+// slot still holds the key (so that the TAT read is the key's), and stores
+// the new TAT only if the old one is still there. A failed swap means
+// another take of the key won, or the slot was frozen for a rewrite; the
+// take then decides again from the new state, and after a few failures, or
+// for a key the table does not hold, under the shard's lock.
+func (s *Memory) take(key string, t, burst, n int64) cells {
 	now := s.now()
 	h := maphash.String(s.seed, key)
 	if h == 0 {
@@ -111,18 +119,29 @@ func (s *Memory) take(key string, t, burst, want, min int64) cells {
 	}
 	// The low bits pick the shard, the high bits the buckets.
 	sh := &s.shards[h&s.mask]
-	sh.mu.Lock()
-	sl := sh.find(h, now)
-	c := gcra(now, sl.tat, t, burst, want, min)
-	if c.granted > 0 {
-		if sl.key == 0 {
-			sh.used++
+	for range lockFreeTries {
+		sl := sh.tab.Load().lookup(h)
+		if sl == nil {
+			break
 		}
-		*sl = slot{key: h, tat: c.tat}
+		old := sl.tat.Load()
+		if old == frozen {
+			break
+		}
+		if sl.key.Load() != h {
+			continue // the slot changed keys between the two loads
+		}
+		c := gcra(now, old, t, burst, n, n)
+		if c.granted == 0 || sl.tat.CompareAndSwap(old, c.tat) {
+			return c
+		}
 	}
-	sh.mu.Unlock()
-	return c
+	return sh.takeLocked(h, now, t, burst, n)
 }
+
+// lockFreeTries bounds a take's compare-and-swap attempts before it falls
+// back to the shard's lock.
+const lockFreeTries = 4
 
 // nanoClock returns a clock in ns since an hour before now. For the
 // default (now nil) it reads only the monotonic clock, one clock read per
