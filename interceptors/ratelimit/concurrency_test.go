@@ -113,3 +113,120 @@ func TestMemoryConcurrentReplaceIdle(t *testing.T) {
 		}
 	}
 }
+
+// At the cap, new keys evict the live key closest to idle, in the very
+// buckets where other keys are being updated lock-free. The store here is
+// one shard of 16 slots (two buckets, at the cap from the start) and the
+// clock is frozen. Four hot keys (a 1-per-1000h limit, so their TATs are
+// hours above every filler's) are taken by every goroutine at once; fillers
+// (capacity 2 at 1/s) keep arriving and evict one another. No bucket can
+// hold more than the 4 hot keys, so every eviction picks a filler, a hot
+// key is never evicted, and each must grant exactly its capacity: a slot
+// rewritten without a freeze, a hot key's update lost to an insertion or
+// applied to a filler's slot, or a filler's applied to a hot key's, all
+// change that count. Each round also inserts the hot keys at the cap
+// (evicting fillers) while all goroutines race to take them.
+func TestMemoryConcurrentEvictAtCap(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	hot := ratelimit.Limit{Rate: 1, Period: 1000 * time.Hour, Burst: 49} // capacity 50
+	filler := ratelimit.Limit{Rate: 1, Period: time.Second, Burst: 1}    // capacity 2
+	const (
+		goroutines = 8
+		hotKeys    = 4
+		attempts   = 10 // per goroutine per hot key: 80 > 50
+		churn      = 4  // fresh fillers per goroutine per attempt
+		rounds     = 3000
+	)
+	ctx := context.Background()
+	deadline := time.Now().Add(3 * time.Second)
+	r := 0
+	for ; r < rounds && time.Now().Before(deadline); r++ {
+		s := ratelimit.NewMemory(ratelimit.WithClock(func() time.Time { return base }), ratelimit.WithShards(1), ratelimit.WithMaxKeys(16))
+		// Fill the table with fillers first, so the hot keys' own
+		// insertions are evictions too.
+		for i := range 32 {
+			_, _ = s.Take(ctx, "pre-"+strconv.Itoa(i), filler, 1)
+		}
+		var granted [hotKeys]atomic.Int64
+		start := make(chan struct{}) // all at once on the hot keys' insertions
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				<-start
+				for a := range attempts {
+					for k := range hotKeys {
+						if res, _ := s.Take(ctx, "hot-"+strconv.Itoa(r)+"-"+strconv.Itoa(k), hot, 1); res.Allowed {
+							granted[k].Add(1)
+						}
+					}
+					for c := range churn {
+						// Shared fillers (every goroutine takes the same
+						// ones, so lock-free takes of a filler race its
+						// eviction) and goroutine-own ones.
+						_, _ = s.Take(ctx, "fill-"+strconv.Itoa(a*churn+c), filler, 1)
+						_, _ = s.Take(ctx, "own-"+strconv.Itoa(g)+"-"+strconv.Itoa(a*churn+c), filler, 1)
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		for k := range hotKeys {
+			if n := granted[k].Load(); n != 50 {
+				t.Fatalf("round %d: hot key %d granted %d of %d attempts, want exactly its capacity 50 (it is never evicted)", r, k, n, goroutines*attempts)
+			}
+		}
+		if n, c := s.Len(), s.Cap(); n > c {
+			t.Fatalf("round %d: Len() = %d > Cap() = %d", r, n, c)
+		}
+	}
+	t.Logf("%d rounds", r)
+}
+
+// Rounds of one fresh key that all goroutines take at once, released
+// together, while each also inserts fresh keys so that the shard's table
+// grows (freezing the slot, sending takes to the locked path) during the
+// very takes that spend the key's capacity. Clock frozen: exactly the
+// capacity must be granted each round.
+func TestMemoryConcurrentSameKeyRounds(t *testing.T) {
+	frozen := time.Unix(1_700_000_000, 0)
+	l := ratelimit.Limit{Rate: 1, Period: time.Hour, Burst: 15} // capacity 16
+	const (
+		goroutines = 8
+		attempts   = 4 // per goroutine: 32 > 16
+		fresh      = 3 // fresh keys per goroutine per attempt (grows 32 -> 64 -> 128)
+		rounds     = 20000
+	)
+	ctx := context.Background()
+	deadline := time.Now().Add(2 * time.Second)
+	r := 0
+	for ; r < rounds && time.Now().Before(deadline); r++ {
+		s := ratelimit.NewMemory(ratelimit.WithClock(func() time.Time { return frozen }), ratelimit.WithShards(1), ratelimit.WithMaxKeys(1<<12))
+		var granted atomic.Int64
+		if r%2 == 0 { // held, so the first takes are lock-free; else all race its insertion
+			_, _ = s.Take(ctx, "k", l, 1)
+			granted.Add(1)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				<-start
+				for a := range attempts {
+					if res, _ := s.Take(ctx, "k", l, 1); res.Allowed {
+						granted.Add(1)
+					}
+					for f := range fresh {
+						_, _ = s.Take(ctx, "f-"+strconv.Itoa(g)+"-"+strconv.Itoa(a*fresh+f), l, 1)
+					}
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if n := granted.Load(); n != 16 {
+			t.Fatalf("round %d: granted %d of %d attempts, want exactly its capacity 16", r, n, goroutines*attempts)
+		}
+	}
+	t.Logf("%d rounds", r)
+}

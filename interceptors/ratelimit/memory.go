@@ -40,10 +40,11 @@ func WithClock(now func() time.Time) MemoryOption { return func(o *memoryOptions
 // each slot a key's 64-bit hash under a per-store random seed and its TAT
 // (the key strings are never kept). A key lives in one of two buckets; a
 // call hashes the key once and scans at most those two (four cache lines).
-// A call for a key the table holds takes no lock: it updates the key's TAT
-// with one compare-and-swap, so that concurrent calls share no lock and
-// write only the cache line of the slot they update. Inserting and
-// replacing keys takes the shard's mutex. A new key takes an idle slot in
+// A call for a key the table holds usually takes no lock: it updates the
+// key's TAT with one compare-and-swap, so that concurrent calls share no
+// lock and write only the cache line of the slot they update. Inserting and
+// replacing keys takes the shard's mutex, and so does a call that finds its
+// slot being rewritten or loses the swap four times. A new key takes an idle slot in
 // its buckets, else an empty one in the less full bucket. When both are full of live keys the shard's table doubles
 // (dropping idle keys) until it reaches its share of WithMaxKeys; from
 // then on the new key replaces the live key closest to idle. So live keys
@@ -105,12 +106,15 @@ func (s *Memory) Take(_ context.Context, key string, l Limit, n int) (Result, er
 }
 
 // take runs one exact GCRA decision for key (n cells, each t apart). For a
-// key the table holds it is lock-free: it reads the slot's TAT, checks the
-// slot still holds the key (so that the TAT read is the key's), and stores
-// the new TAT only if the old one is still there. A failed swap means
-// another take of the key won, or the slot was frozen for a rewrite; the
-// take then decides again from the new state, and after a few failures, or
-// for a key the table does not hold, under the shard's lock.
+// key the table holds it usually takes no lock: it reads the slot's TAT,
+// checks that the slot still holds the key, and stores the new TAT only if
+// the old one is still there. A refusal stores nothing, so it checks
+// instead that the TAT is unchanged: the slot may have held another key
+// between the two key checks, and every rewrite of a slot freezes it and
+// leaves it with a higher TAT (but see claim, at the cap). A failed check
+// means another take of the key won, or the slot was frozen for a rewrite;
+// the take then decides again from the new state, and after a few
+// failures, or for a key the table does not hold, under the shard's lock.
 func (s *Memory) take(key string, t, burst, n int64) cells {
 	now := s.now()
 	h := maphash.String(s.seed, key)
@@ -124,20 +128,48 @@ func (s *Memory) take(key string, t, burst, n int64) cells {
 		if sl == nil {
 			break
 		}
+		if testHook != nil {
+			testHook(hookLookedUp, h)
+		}
 		old := sl.tat.Load()
 		if old == frozen {
 			break
+		}
+		if testHook != nil {
+			testHook(hookLoadedTAT, h)
 		}
 		if sl.key.Load() != h {
 			continue // the slot changed keys between the two loads
 		}
 		c := gcra(now, old, t, burst, n, n)
-		if c.granted == 0 || sl.tat.CompareAndSwap(old, c.tat) {
+		if c.granted == 0 {
+			if sl.tat.Load() == old {
+				return c
+			}
+			continue
+		}
+		if testHook != nil {
+			testHook(hookSwapping, h)
+		}
+		if sl.tat.CompareAndSwap(old, c.tat) {
 			return c
 		}
 	}
 	return sh.takeLocked(h, now, t, burst, n)
 }
+
+// testHook, when set by a test, is called at the named points of take's
+// lock-free path with the key's hash, so that a test can stop a take there
+// while other calls rewrite its slot. Nil outside tests.
+var testHook func(point hookPoint, h uint64)
+
+type hookPoint int
+
+const (
+	hookLookedUp  hookPoint = iota // found the slot
+	hookLoadedTAT                  // read its TAT, not yet checked the key again
+	hookSwapping                   // about to compare-and-swap a grant
+)
 
 // lockFreeTries bounds a take's compare-and-swap attempts before it falls
 // back to the shard's lock.

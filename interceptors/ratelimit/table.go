@@ -18,8 +18,10 @@ const frozen = math.MinInt64
 
 // slot is one key of a Memory shard: its hash (0: empty) and TAT, each
 // read and written atomically. A key's TAT only grows while the key holds
-// the slot (a take moves it to max(TAT, now) plus what it takes), which is
-// what makes the lock-free update below safe.
+// the slot (a take moves it to max(TAT, now) plus what it takes), and a
+// slot given to another key starts above the idle TAT it replaces, which is
+// what makes the lock-free update safe (see Memory.take; the one exception,
+// eviction at the cap, is described in claim).
 type slot struct {
 	key atomic.Uint64
 	tat atomic.Int64
@@ -42,11 +44,15 @@ type table struct {
 // first, so that a concurrent lock-free take either lands before the
 // freeze (and its update is carried over) or fails and retries under mu.
 type memShard struct {
-	tab      atomic.Pointer[table] // read by every take
-	mu       sync.Mutex            // held to change which key a slot holds
-	used     int                   // slots with a key, idle or not; under mu
+	// tab and maxSlots are read by every take; inserts write mu and used,
+	// which are on the next cache line so that they do not take this one
+	// from the takes of other vCPUs.
+	tab      atomic.Pointer[table]
 	maxSlots int
-	_        [32]byte // keep neighbouring shards off one cache line
+	_        [48]byte
+	mu       sync.Mutex // held to change which key a slot holds
+	used     int        // slots with a key, idle or not; under mu
+	_        [48]byte
 }
 
 func newTable(size int) *table { return &table{slots: make([]slot, size)} }
@@ -125,16 +131,23 @@ func (sh *memShard) claim(tb *table, h uint64, now int64) (*slot, bool) {
 		sh.grow(tb, now)
 		return nil, false
 	case free == nil:
-		// At the cap: give up the live key closest to idle. A take of
-		// it that read its TAT before the freeze and swaps after the new
-		// key's first TAT is stored could be counted against the new key,
-		// if the two TATs are equal to the nanosecond; the eviction itself
-		// has already given up far more precision (the old key restarts
-		// from full capacity).
+		// At the cap: give up the live key closest to idle. This is the
+		// one rewrite that can lower a slot's TAT (the new key's may be
+		// below the evicted one's), so a take of the evicted key that read
+		// its TAT v before the freeze, and swaps only later, succeeds if
+		// the slot's TAT is then v again: the new key is charged that
+		// take's cells. It needs TATs equal to the nanosecond with the
+		// default clock (a coarse WithClock makes it likelier), it only
+		// ever refuses more, and the eviction has already given up more
+		// precision than that (the evicted key restarts from full
+		// capacity).
 		c.oldest.tat.Store(frozen)
 		return c.oldest, true
 	case free.key.Load() == 0:
-		free.tat.Store(frozen) // no take looks at an empty slot
+		// No take looks at an empty slot, but one for h may find it as
+		// soon as the caller stores the key: it must see frozen then, not
+		// a TAT of 0 that the caller's own store would overwrite.
+		free.tat.Store(frozen)
 		sh.used++
 		return free, true
 	}
