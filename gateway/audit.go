@@ -49,7 +49,8 @@ func (g *Gateway) auditStage() (Stage, bool, error) {
 	if ac.OnFull == "drop" {
 		full = audit.Drop
 	}
-	l, err := audit.New(sinks, audit.WithQueueSize(int(ac.QueueSize)), audit.WithFullPolicy(full), audit.WithErrorLog(g.log))
+	l, err := audit.New(sinks, audit.WithQueueSize(int(ac.QueueSize)), audit.WithFullPolicy(full),
+		audit.WithBatch(audit.DefaultBatchSize, ac.BatchWait), audit.WithErrorLog(g.log))
 	if err != nil {
 		return Stage{}, false, fmt.Errorf("gateway: audit: %w", err)
 	}

@@ -38,6 +38,10 @@ type Record struct {
 	// anything on its behalf (rate-limit tokens, nonces, the caller's
 	// request rate).
 	DryRun bool
+	// Audit is the audit stage's state of the call, which lets code deeper
+	// in the chain reach it (audit.SetRequest) without a context layer of
+	// its own. It is opaque to every other stage.
+	Audit any
 }
 
 // ShadowResult is what a shadow candidate bundle would have decided.

@@ -28,6 +28,9 @@ audit:
 	if rl.Mode != "exact" || rl.OnRedisDown != "local" || rl.LeaseSize != 10 || rl.Redis.Timeout != 50*time.Millisecond || rl.Redis.Prefix != "portcullis:rl:" {
 		t.Errorf("RateLimits = %+v, want defaults filled", rl)
 	}
+	if a.BatchWait != 10*time.Millisecond {
+		t.Errorf("Audit.BatchWait = %v, want the 10ms default", a.BatchWait)
+	}
 	if a.QueueSize != 65536 || a.OnFull != "drop" || a.File.MaxBytes != 100<<20 || !strings.HasSuffix(a.File.Dir, "audit") {
 		t.Errorf("Audit = %+v / %+v, want defaults and a resolved path", a, a.File)
 	}
@@ -39,6 +42,9 @@ audit:
 		{"trusted proxies in the old place", "rate_limits: {trusted_proxies: [10.0.0.0/8]}\n", `rate_limits.trusted_proxies: moved to the top-level trusted_proxies`},
 		{"no sink", "audit: {on_full: block}\n", "audit: configure at least one sink"},
 		{"bad policy", "audit: {on_full: panic, file: {dir: a}}\n", `audit.on_full: invalid value "panic"`},
+		{"negative batch wait", "audit: {batch_wait: -1ms, file: {dir: a}}\n", "audit.batch_wait: must be between 0s and 1s"},
+		{"batch wait too long", "audit: {batch_wait: 2s, file: {dir: a}}\n", "audit.batch_wait: must be between 0s and 1s"},
+		{"batch wait not a duration", "audit: {batch_wait: soon, file: {dir: a}}\n", "g.yaml:5"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("g.yaml", []byte(minimal+tt.src))
@@ -46,6 +52,18 @@ audit:
 				t.Errorf("Parse() = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// An explicit 0s batch wait is kept, not replaced by the default: the
+// writer then takes whatever is queued at once.
+func TestAuditBatchWaitZero(t *testing.T) {
+	cfg, err := Parse("g.yaml", []byte(minimal+"audit: {batch_wait: 0s, file: {dir: a}}\n"))
+	if err != nil {
+		t.Fatalf("Parse() = %v, want nil", err)
+	}
+	if cfg.Audit.BatchWait != 0 {
+		t.Errorf("BatchWait = %v, want 0", cfg.Audit.BatchWait)
 	}
 }
 

@@ -97,20 +97,20 @@ func StreamServerInterceptor(l *Logger, opts ...Option) grpc.StreamServerInterce
 // nothing when ctx has no audited call or the method's level is not
 // "request". It is safe for concurrent use.
 func SetRequest(ctx context.Context, msg proto.Message) {
-	c, _ := ctx.Value(callKey{}).(*call)
+	var c *call
+	if r := policy.RecordFrom(ctx); r != nil {
+		c, _ = r.Audit.(*call)
+	}
 	if c == nil || msg == nil || !c.requestLevel() {
 		return
 	}
 	c.setRequest(msg)
 }
 
-type callKey struct{}
-
-// call is the state of one audited call, in one allocation: the context
-// node the handler sees, the policy.Record, the stream wrapper and the
-// counters.
+// call is the state of one audited call, in one allocation: the
+// policy.Record (unless an outer stage brought one), the stream wrapper
+// and the counters. The Record's Audit field points back to it.
 type call struct {
-	node   callCtx
 	own    policy.Record
 	rec    *policy.Record
 	inner  context.Context // the handler's context
@@ -130,28 +130,16 @@ type call struct {
 	request                                atomic.Pointer[json.RawMessage]
 }
 
-type callCtx struct {
-	context.Context
-	c *call
-}
-
-func (n *callCtx) Value(key any) any {
-	if key == (callKey{}) {
-		return n.c
-	}
-	return n.Context.Value(key)
-}
-
 func (o *options) begin(l *Logger, ctx context.Context, fullMethod string) *call {
 	c := &call{l: l, o: o, outer: ctx, method: recordedMethod(fullMethod), start: o.now()}
-	c.node = callCtx{Context: ctx, c: c}
 	c.m, _ = o.method(ctx)
 	if r := policy.RecordFrom(ctx); r != nil {
-		c.rec, c.inner = r, &c.node
+		c.rec, c.inner = r, ctx
 	} else {
 		c.rec = &c.own
-		c.inner = policy.NewRecordContext(&c.node, c.rec)
+		c.inner = policy.NewRecordContext(ctx, c.rec)
 	}
+	c.rec.Audit = c
 	return c
 }
 

@@ -47,7 +47,7 @@ const (
 	DefaultQueueSize  = 1 << 16
 	DefaultBatchSize  = 1024
 	DefaultMaxPending = 1 << 16
-	DefaultBatchWait  = time.Millisecond
+	DefaultBatchWait  = 10 * time.Millisecond
 )
 
 func evaluateLoggerOptions(opts []LoggerOption) (*loggerOptions, error) {
@@ -100,7 +100,7 @@ func WithFullPolicy(p FullPolicy) LoggerOption { return func(o *loggerOptions) {
 // (0: it takes what is queued, so batches still grow with load). Waiting
 // keeps the writer off the queue while request goroutines enqueue, which
 // makes Log cheaper under load. Defaults DefaultBatchSize (1024; also for
-// size 0) and DefaultBatchWait (1ms). A batch that holds a record a caller
+// size 0) and DefaultBatchWait (10ms). A batch that holds a record a caller
 // waits for (Write) is not held back, and such a record ends a wait at once.
 func WithBatch(size int, wait time.Duration) LoggerOption {
 	return func(o *loggerOptions) { o.batchSize, o.batchWait = size, wait }
