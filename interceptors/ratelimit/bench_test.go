@@ -102,6 +102,26 @@ func BenchmarkMemory(b *testing.B) {
 	b.Run("10k-keys-2-goroutines", func(b *testing.B) {
 		parallel(b, shared, func(i int) string { return keys[i&8191] })
 	})
+	// Each goroutine on its own half of the keys (the even or the odd
+	// ones), in the same store: the usual case of concurrent calls from
+	// different principals. They share shards, tables and bucket lines,
+	// but never a key.
+	b.Run("10k-keys-2-goroutines-disjoint", func(b *testing.B) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+		b.SetParallelism(1)
+		b.ReportAllocs()
+		var ids atomic.Int64
+		defer cpuPerOp(b)()
+		b.RunParallel(func(pb *testing.PB) {
+			g := int(ids.Add(1)-1) % 2
+			i := 0
+			for pb.Next() {
+				_, _ = s.Take(ctx, keys[(i&4095)*2+g], liveLimit, 1)
+				i++
+			}
+		})
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())*2/float64(b.N), "ns/call")
+	})
 	b.Run("1-key-2-goroutines", func(b *testing.B) {
 		parallel(b, shared, func(int) string { return keys[0] })
 	})
