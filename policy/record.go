@@ -40,8 +40,8 @@ type Record struct {
 	DryRun bool
 	// Audit is the audit stage's state of the call, which lets code deeper
 	// in the chain reach it (audit.SetRequest) without a context layer of
-	// its own. It is opaque to every other stage.
-	Audit any
+	// its own. It is opaque to every other stage, and never printed.
+	Audit any `json:"-"`
 }
 
 // ShadowResult is what a shadow candidate bundle would have decided.

@@ -64,11 +64,13 @@ type Audit struct {
 	OnFull string `yaml:"on_full"`
 	// BatchWait (batch_wait) is how long the writer collects records
 	// before it writes a batch that is not full (1024 records). Longer
-	// waits mean fewer writes per record; records a crash of the process
-	// can lose are those queued and not yet written, at most about this
-	// long's worth plus the queue. Records of methods that fail closed
-	// (RESTRICTED, audit required) are never held back. Default 10ms; 0s
-	// writes whatever is queued at once.
+	// waits mean fewer writes per record. A crash of the process loses the
+	// records queued and not yet written (up to about this long's worth,
+	// plus the queue and a failing sink's retry buffer). The intent record
+	// of a method that fails closed (RESTRICTED, audit required) is never
+	// held back; its outcome record is. Keep queue_size above the record
+	// rate times this wait, or the queue fills while the writer waits.
+	// Default 10ms; 0s writes whatever is queued at once.
 	BatchWait time.Duration `yaml:"batch_wait"`
 	// File (file) writes JSON lines with hash chains.
 	File *AuditFile `yaml:"file"`
