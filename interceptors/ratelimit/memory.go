@@ -44,13 +44,14 @@ func WithClock(now func() time.Time) MemoryOption { return func(o *memoryOptions
 // key's TAT with one compare-and-swap, so that concurrent calls share no
 // lock and write only the cache line of the slot they update. Inserting and
 // replacing keys takes the shard's mutex, and so does a call that finds its
-// slot being rewritten or loses the swap four times. A new key takes an idle slot in
-// its buckets, else an empty one in the less full bucket. When both are full of live keys the shard's table doubles
-// (dropping idle keys) until it reaches its share of WithMaxKeys; from
-// then on the new key replaces the live key closest to idle. So live keys
-// are lost only near the cap, memory follows the peak number of live keys
-// and never exceeds the cap (16 bytes a key), and the only call that
-// allocates or scans more than two buckets is one that doubles a table.
+// slot being rewritten or loses the swap four times. A new key takes an
+// idle slot in its buckets, else an empty one in the less full bucket. When
+// both are full of live keys the shard's table doubles (dropping idle keys)
+// until it reaches its share of WithMaxKeys; from then on the new key
+// replaces the live key closest to idle. So live keys are lost only near
+// the cap, memory follows the peak number of live keys and never exceeds
+// the cap (16 bytes a key), and the only call that allocates or scans more
+// than two buckets is one that doubles a table.
 //
 // Two keys share a count only if their hashes collide, which for n keys
 // happens with probability about n²/2^65 (3·10⁻⁸ at a million keys) and

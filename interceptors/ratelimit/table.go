@@ -118,12 +118,7 @@ func (sh *memShard) takeLocked(h uint64, now, t, burst, n int64) cells {
 // again: the table grew, or an idle slot it chose was taken meanwhile by
 // its key (a lock-free take made it live). The caller holds sh.mu.
 func (sh *memShard) claim(tb *table, h uint64, now int64) (*slot, bool) {
-	b1, b2 := tb.buckets(h)
-	var c choice
-	c.scan(b1, now)
-	if &b2[0] != &b1[0] {
-		c.scan(b2, now)
-	}
+	c := tb.choose(h, now)
 	free := c.free()
 	switch {
 	case free == nil && len(tb.slots) < sh.maxSlots:
@@ -161,6 +156,18 @@ func (sh *memShard) claim(tb *table, h uint64, now int64) (*slot, bool) {
 	// freeze compares against a value at most now, and the new key's TAT
 	// is above now, so that take's swap fails.
 	return free, true
+}
+
+// choose scans h's two buckets (once if they are the same) for where h
+// could go.
+func (tb *table) choose(h uint64, now int64) choice {
+	var c choice
+	b1, b2 := tb.buckets(h)
+	c.scan(b1, now)
+	if &b2[0] != &b1[0] {
+		c.scan(b2, now)
+	}
+	return c
 }
 
 // choice collects, over a key's two buckets, where a new key could go.
@@ -228,8 +235,8 @@ func (sh *memShard) grow(tb *table, now int64) {
 	live := make([]kv, 0, sh.used)
 	for i := range tb.slots {
 		sl := &tb.slots[i]
-		if tat := sl.tat.Swap(frozen); sl.key.Load() != 0 && tat > now {
-			live = append(live, kv{sl.key.Load(), tat})
+		if tat, key := sl.tat.Swap(frozen), sl.key.Load(); key != 0 && tat > now {
+			live = append(live, kv{key, tat})
 		}
 	}
 	for size := min(2*len(tb.slots), sh.maxSlots); ; size = min(2*size, sh.maxSlots) {
@@ -248,12 +255,7 @@ func rehash(live []kv, size int, now int64, strict bool) (*table, int, bool) {
 	nt := newTable(size)
 	used := 0
 	for _, e := range live {
-		var c choice
-		b1, b2 := nt.buckets(e.key)
-		c.scan(b1, now)
-		if &b2[0] != &b1[0] {
-			c.scan(b2, now)
-		}
+		c := nt.choose(e.key, now)
 		free := c.free()
 		if free == nil {
 			if strict {
